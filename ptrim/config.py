@@ -1,0 +1,334 @@
+"""Typed configuration, loaded from ``params.yaml``.
+
+``params.yaml`` holds named *profiles* (``smoke`` for CI, ``default`` for one 2-core machine,
+``paper`` for GPUs) and, in its top-level ``profile`` key, the one place where the active profile
+is chosen. ``default`` spells out every key; ``smoke`` and ``paper`` list only what they change
+and are deep-merged on top of it. Override without editing the file:
+
+* ``dvc exp run -S profile=smoke`` (DVC rewrites the key for the experiment),
+* ``--profile smoke`` / ``--set libero.image_size=64`` on any ptrim command
+  (``python -m ptrim.config --profile smoke`` prints the resolved config).
+
+Every value is checked when the file is loaded: a wrong one raises :class:`ConfigError` naming
+the key, the value and what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+
+from ptrim.envs import libero_setup
+
+PROFILES = ("smoke", "default", "paper")
+FAMILIES = ("pi05", "oft", "gr00t", "openvla")
+PRESETS = ("micro", "small", "base")
+CAMERAS = ("agentview", "wrist")
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConfigError(ValueError):
+    """A value in params.yaml (or an override) that is not allowed."""
+
+
+@dataclass(config=_STRICT)
+class LiberoConfig:
+    """LIBERO benchmark: which tasks, what the policy sees, how long an episode may run."""
+
+    suites: Annotated[
+        tuple[str, ...], Field(min_length=1)
+    ]  # libero_spatial|object|goal|10 (or short names)
+    tasks: Literal["all"] | tuple[int | str, ...]  # "all", or indices 0-9 / task names
+    init_states: Annotated[
+        int, Field(ge=1, le=50)
+    ]  # how many of the 50 shipped initial states per task
+    image_size: Annotated[int, Field(ge=16, le=512)]  # square RGB size handed to the policy
+    cameras: Annotated[tuple[Literal["agentview", "wrist"], ...], Field(min_length=1)]
+    settle_steps: Annotated[
+        int, Field(ge=0, le=100)
+    ]  # no-op steps after reset (objects settle); not counted
+    max_steps: dict[str, int]  # step limit per suite, pinned; printed in every table
+    control_hz: Annotated[float, Field(gt=0)]  # LIBERO's OSC runs at 20 Hz
+
+    @field_validator("suites")
+    @classmethod
+    def _known_suites(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = tuple(libero_setup.canonical_suite(s) for s in v)
+        if len(set(out)) != len(out):
+            raise ValueError(f"suites listed twice: {list(v)}")
+        return out
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"cameras listed twice: {list(v)}")
+        return v
+
+    @field_validator("max_steps")
+    @classmethod
+    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
+        out = {libero_setup.canonical_suite(k): n for k, n in v.items()}
+        missing = [s for s in libero_setup.SUITES if s not in out]
+        if missing:
+            raise ValueError(f"a step limit is required for every suite; missing {missing}")
+        bad = {k: n for k, n in out.items() if not isinstance(n, int) or n <= 0}
+        if bad:
+            raise ValueError(f"step limits must be positive integers, got {bad}")
+        return out
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, v: Any, info: ValidationInfo) -> Any:
+        if v != "all":
+            for suite in info.data.get("suites", ()):
+                for t in v:
+                    libero_setup.resolve_task(suite, t)
+        return v
+
+    def task_list(self, suite: str) -> tuple[str, ...]:
+        """Task names of ``suite`` selected by ``tasks``."""
+        names = libero_setup.task_names(suite)
+        if self.tasks == "all":
+            return names
+        return tuple(libero_setup.resolve_task(suite, t) for t in self.tasks)
+
+
+@dataclass(config=_STRICT)
+class ModelConfig:
+    """One VLA family. A plan holds ``plan_horizon`` (H) actions; the first ``exec_len`` (h)
+    are executed open-loop before the policy is asked again ("predicts 20, runs 5")."""
+
+    preset: Literal["micro", "small", "base"]
+    plan_horizon: Annotated[int, Field(ge=1, le=256)]  # H
+    exec_len: Annotated[int, Field(ge=1)]  # h, the base execution length; must satisfy h <= H
+
+    @field_validator("exec_len")
+    @classmethod
+    def _h_within_H(cls, v: int, info: ValidationInfo) -> int:
+        H = info.data.get("plan_horizon")
+        if H is not None and v > H:
+            raise ValueError(
+                f"exec_len (h) must be <= plan_horizon (H = {H}): a policy cannot execute more "
+                "actions than it plans"
+            )
+        return v
+
+
+@dataclass(config=_STRICT)
+class RolloutConfig:
+    """How episodes are run: a batch of environments stepped in the policy's process."""
+
+    num_envs: Annotated[
+        int, Field(ge=1, le=1024)
+    ]  # environments stepped together between policy calls
+    workers: Literal["inline", "subprocess"]  # subprocess: one process per env (see README)
+
+
+@dataclass(config=_STRICT)
+class EnvCheckConfig:
+    """The environment check stage: build each suite, render, time stepping."""
+
+    suites: Annotated[tuple[str, ...], Field(min_length=1)]
+    steps: Annotated[int, Field(ge=1, le=10_000)]
+
+    @field_validator("suites")
+    @classmethod
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(libero_setup.canonical_suite(s) for s in v)
+
+
+@dataclass(config=_STRICT)
+class Config:
+    """The resolved configuration of one profile."""
+
+    profile: Literal["smoke", "default", "paper"]
+    seed: Annotated[int, Field(ge=0)]
+    device: Literal["cpu", "cuda"]
+    families: Annotated[tuple[Literal["pi05", "oft", "gr00t", "openvla"], ...], Field(min_length=1)]
+    models: dict[Literal["pi05", "oft", "gr00t", "openvla"], ModelConfig]
+    libero: LiberoConfig
+    rollout: RolloutConfig
+    envcheck: EnvCheckConfig
+
+    @model_validator(mode="after")
+    def _families_have_models(self) -> Config:
+        missing = [f for f in self.families if f not in self.models]
+        if missing:
+            raise ValueError(f"families {missing} have no entry under models")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def find_params(start: Path | None = None) -> Path:
+    """``params.yaml`` in ``start`` (default: cwd) or the nearest parent directory."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "params.yaml").is_file():
+            return d / "params.yaml"
+    raise ConfigError(f"no params.yaml in {here} or any parent directory")
+
+
+def load(
+    profile: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    path: str | Path | None = None,
+) -> Config:
+    """Resolve ``default`` ⊕ ``profiles[profile]`` ⊕ ``overrides`` and validate it.
+
+    ``profile=None`` takes the file's top-level ``profile`` key. ``overrides`` are
+    ``"dotted.key=yaml-value"`` strings, e.g. ``"libero.image_size=64"``.
+    """
+    path = Path(path) if path else find_params()
+    raw = yaml.safe_load(path.read_text()) or {}
+    name = profile if profile is not None else raw.get("profile")
+    profiles = raw.get("profiles") or {}
+    if name not in PROFILES:
+        raise ConfigError(f"profile = {name!r} in {path}: allowed profiles are {list(PROFILES)}")
+    if name not in profiles:
+        raise ConfigError(f"profile {name!r} is not defined under 'profiles' in {path}")
+    merged = copy.deepcopy(profiles["default"])
+    if name != "default":
+        _deep_merge(merged, profiles[name] or {}, where=f"profiles.{name}")
+    for item in overrides:
+        _apply_override(merged, item)
+    merged["profile"] = name
+    return _validate(merged, where=f"{path.name}, profile '{name}'")
+
+
+def _validate(data: dict[str, Any], where: str) -> Config:
+    try:
+        return Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, data, where)) from None
+    except TypeError as exc:  # missing/unknown top-level keys
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _explain(exc: ValidationError, data: dict[str, Any], where: str) -> str:
+    lines = [f"invalid configuration ({where}):"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        key = ".".join(loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            lines.append(f"  {key}: missing (required key)")
+        elif err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            lines.append(f"  {key}: unknown key; allowed keys: {_allowed_keys(loc)}")
+        else:
+            value = _lookup(data, err["loc"], err.get("input"))
+            lines.append(f"  {key} = {value!r}: {msg}")
+    return "\n".join(lines)
+
+
+def _lookup(data: Any, loc: tuple, fallback: Any) -> Any:
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, (list, tuple)) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return fallback
+    return data
+
+
+def _allowed_keys(loc: list[str]) -> list[str]:
+    """Field names of the section an unknown key was found in."""
+    section = tuple("*" if i == 1 and loc[0] == "models" else p for i, p in enumerate(loc[:-1]))
+    cls = _SECTIONS.get(section)
+    return [f.name for f in fields(cls)] if cls is not None else []
+
+
+_SECTIONS: dict[tuple[str, ...], type] = {
+    (): Config,
+    ("libero",): LiberoConfig,
+    ("rollout",): RolloutConfig,
+    ("envcheck",): EnvCheckConfig,
+    ("models", "*"): ModelConfig,
+}
+
+
+def _deep_merge(base: dict, over: dict, where: str) -> None:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value, f"{where}.{key}")
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _apply_override(data: dict, item: str) -> None:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like key.sub=value")
+    key, text = item.split("=", 1)
+    value = yaml.safe_load(text)
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def add_cli_args(parser: argparse.ArgumentParser) -> None:
+    """``--profile`` and ``--set`` for every ptrim command line."""
+    parser.add_argument("--profile", choices=PROFILES, help="profile (default: params.yaml's)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one value, e.g. libero.image_size=64",
+    )
+    parser.add_argument("--params", default=None, help="path to params.yaml")
+
+
+def from_cli(args: argparse.Namespace) -> Config:
+    return load(args.profile, args.overrides, args.params)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m ptrim.config", description=__doc__.split("\n")[0]
+    )
+    add_cli_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        cfg = from_cli(args)
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps(cfg.to_dict(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

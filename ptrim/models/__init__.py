@@ -1,0 +1,1 @@
+"""VLA policy families behind one interface (:class:`ptrim.models.base.ChunkPolicy`)."""

@@ -1,0 +1,126 @@
+"""Execute a pipeline notebook: jupytext ``py:percent`` file → papermill → byte-stable ``.ipynb``.
+
+Every DVC stage is one call::
+
+    python -m ptrim.notebook notebooks/00_envcheck.py data/notebooks/00_envcheck.ipynb \
+        -p profile default
+
+The notebook's ``parameters`` cell is overridden by ``-p name value`` (values parsed as YAML).
+The executed copy keeps its outputs but loses everything that changes from run to run without
+the results changing (papermill timestamps and durations, execution counts, kernel versions,
+cell ids, the paths it was run from, stderr — progress bars and logs), so re-running an
+unchanged stage rewrites the same bytes. Measured timings belong in metrics files, not in the
+notebook's printed output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_VOLATILE_NB_METADATA = ("papermill", "widgets", "kernelspec", "language_info")
+_VOLATILE_CELL_METADATA = ("papermill", "execution", "collapsed", "scrolled", "ExecuteTime")
+
+
+def repo_root() -> Path:
+    """The project root: the directory holding ``params.yaml`` above this package."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "params.yaml").exists() else Path.cwd()
+
+
+def normalize(nb: Any) -> Any:
+    """Drop run-to-run noise from an executed notebook (in place; also returned)."""
+    import nbstripout
+
+    nbstripout.strip_output(nb, keep_output=True, keep_count=False, keep_id=False)
+    for key in _VOLATILE_NB_METADATA:
+        nb.metadata.pop(key, None)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"  # deterministic ids (nbformat >= 4.5 requires one)
+        for key in _VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+        if cell.cell_type != "code":
+            continue
+        # stderr is progress bars and log lines (with rates and times): not a result
+        cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
+        for out in cell.outputs:
+            out.get("metadata", {}).pop("papermill", None)
+    return nb
+
+
+def execute(
+    source: str | Path,
+    output: str | Path,
+    parameters: dict[str, Any] | None = None,
+    *,
+    cwd: str | Path | None = None,
+    kernel: str = "python3",
+) -> Path:
+    """Run ``source`` (a ``.py`` percent-format notebook or an ``.ipynb``) and write ``output``.
+
+    The kernel runs from ``cwd`` (default: the project root) with this interpreter's
+    environment, so ``import ptrim`` and ``params.yaml`` resolve as on the command line.
+    A failing cell raises ``papermill.PapermillExecutionError``; the partial notebook is still
+    written to ``output`` for inspection.
+    """
+    import jupytext
+    import nbformat
+    import papermill
+
+    source, output = Path(source), Path(output)
+    nb = jupytext.read(source)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(".running.ipynb")
+    cwd = Path(cwd) if cwd else repo_root()
+    # the kernel is this venv's python: put it first on PATH for papermill's kernel launcher
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    try:
+        papermill.execute_notebook(
+            nb,
+            str(tmp),
+            parameters=parameters or {},
+            kernel_name=kernel,
+            cwd=str(cwd),
+            progress_bar=False,
+            log_output=False,
+        )
+    finally:
+        if tmp.exists():
+            result = nbformat.read(tmp, as_version=4)
+            nbformat.write(normalize(result), output)
+            tmp.unlink()
+    return output
+
+
+def _parse_params(pairs: list[list[str]]) -> dict[str, Any]:
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m ptrim.notebook", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("source", help="notebooks/NN_stage.py")
+    parser.add_argument("output", help="where the executed .ipynb goes")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameters-cell value",
+    )
+    parser.add_argument("--cwd", default=None, help="kernel working directory (default: repo root)")
+    args = parser.parse_args(argv)
+    execute(args.source, args.output, _parse_params(args.parameter), cwd=args.cwd)
+    print(f"executed {args.source} -> {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ptrim import config
+from ptrim.config import ConfigError
+
+PARAMS = Path(__file__).resolve().parent.parent / "params.yaml"
+
+
+def load(*overrides, profile="default"):
+    return config.load(profile, list(overrides), PARAMS)
+
+
+def error_of(*overrides, profile="default") -> str:
+    with pytest.raises(ConfigError) as err:
+        load(*overrides, profile=profile)
+    return str(err.value)
+
+
+# ------------------------------------------------------------------ profiles
+def test_every_profile_loads_and_smoke_paper_inherit_from_default():
+    d, s, p = (load(profile=n) for n in ("default", "smoke", "paper"))
+    assert (d.profile, s.profile, p.profile) == ("default", "smoke", "paper")
+    assert s.libero.image_size < d.libero.image_size and s.libero.init_states < d.libero.init_states
+    assert s.libero.max_steps == d.libero.max_steps  # not restated in smoke: inherited
+    assert s.models["pi05"].preset == "micro" and s.models["pi05"].plan_horizon == 20
+    assert p.device == "cuda" and len(p.libero.suites) == 4
+
+
+def test_the_active_profile_comes_from_the_file(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["profile"] = "smoke"
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    assert config.load(path=f).profile == "smoke"
+    assert config.load("paper", path=f).profile == "paper"  # command line wins
+
+
+def test_unknown_profile_in_file(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["profile"] = "huge"
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"profile = 'huge'.*\['smoke', 'default', 'paper'\]"):
+        config.load(path=f)
+
+
+def test_cli_profile_and_set(capsys):
+    config.main(["--profile", "smoke", "--set", "libero.image_size=96", "--params", str(PARAMS)])
+    out = capsys.readouterr().out
+    assert '"profile": "smoke"' in out and '"image_size": 96' in out
+    with pytest.raises(SystemExit, match="libero.image_size = 7"):
+        config.main(["--set", "libero.image_size=7", "--params", str(PARAMS)])
+
+
+def test_task_selection_and_suite_aliases():
+    c = load("libero.suites=[spatial, long]", "libero.tasks=[0, 9]")
+    assert c.libero.suites == ("libero_spatial", "libero_10")
+    names = c.libero.task_list("libero_10")
+    assert len(names) == 2 and names[0].startswith("LIVING_ROOM_SCENE2")
+
+
+# ------------------------------------------------------------------ every kind of bad value
+def test_unknown_suite_names_key_value_and_allowed():
+    msg = error_of("libero.suites=[libero_object, libero_100]")
+    assert "libero.suites = ['libero_object', 'libero_100']" in msg
+    assert "libero_spatial, libero_object, libero_goal, libero_10" in msg
+
+
+def test_unknown_task_index_and_name():
+    msg = error_of("libero.tasks=[3, 12]")
+    assert "libero.tasks = [3, 12]" in msg and "valid indices 0..9" in msg
+    msg = error_of("libero.tasks=[make_tea]")
+    assert "unknown task 'make_tea'" in msg
+    assert "pick_up_the_alphabet_soup_and_place_it_in_the_basket" in msg
+
+
+def test_unknown_model_family():
+    msg = error_of("families=[pi05, rt2]")
+    assert "families.1 = 'rt2'" in msg and "'pi05', 'oft', 'gr00t' or 'openvla'" in msg
+
+
+def test_unknown_preset_and_camera():
+    assert "'micro', 'small' or 'base'" in error_of("models.oft.preset=huge")
+    assert "libero.cameras.0 = 'top'" in error_of("libero.cameras=[top]")
+
+
+@pytest.mark.parametrize(
+    "override, key, bound",
+    [
+        ("seed=-1", "seed = -1", "greater than or equal to 0"),
+        ("libero.init_states=0", "libero.init_states = 0", "greater than or equal to 1"),
+        ("libero.init_states=51", "libero.init_states = 51", "less than or equal to 50"),
+        ("libero.image_size=-64", "libero.image_size = -64", "greater than or equal to 16"),
+        ("rollout.num_envs=0", "rollout.num_envs = 0", "greater than or equal to 1"),
+        (
+            "models.gr00t.plan_horizon=-5",
+            "models.gr00t.plan_horizon = -5",
+            "greater than or equal to 1",
+        ),
+        ("libero.control_hz=0", "libero.control_hz = 0", "greater than 0"),
+        ("envcheck.steps=0", "envcheck.steps = 0", "greater than or equal to 1"),
+    ],
+)
+def test_negative_and_out_of_range_numbers(override, key, bound):
+    msg = error_of(override)
+    assert key in msg and bound in msg
+
+
+def test_negative_step_limit():
+    msg = error_of("libero.max_steps.libero_goal=-3")
+    assert "libero.max_steps" in msg and "positive" in msg and "-3" in msg
+
+
+def test_step_limit_required_for_every_suite(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    del raw["profiles"]["default"]["libero"]["max_steps"]["libero_10"]
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"missing \['libero_10'\]"):
+        config.load("default", path=f)
+
+
+def test_execution_length_longer_than_plan_horizon():
+    msg = error_of("models.oft.exec_len=9")
+    assert "models.oft.exec_len = 9" in msg and "plan_horizon (H = 8)" in msg
+    msg = error_of("models.pi05.plan_horizon=4")  # h = 5 from the file, now longer than H
+    assert "models.pi05.exec_len = 5" in msg and "H = 4" in msg
+
+
+def test_wrong_type():
+    msg = error_of("libero.image_size=big")
+    assert "libero.image_size = 'big'" in msg and "valid integer" in msg
+
+
+def test_unknown_and_missing_keys(tmp_path):
+    msg = error_of("rollout.wrkrs=2")
+    assert re.search(r"rollout\.wrkrs: unknown key; allowed keys: \['num_envs', 'workers'\]", msg)
+    msg = error_of("models.oft.chunk=3")
+    assert "models.oft.chunk: unknown key" in msg and "'plan_horizon'" in msg
+    raw = yaml.safe_load(PARAMS.read_text())
+    del raw["profiles"]["default"]["rollout"]["workers"]
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"rollout\.workers: missing"):
+        config.load("default", path=f)
+
+
+def test_families_need_model_settings(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    del raw["profiles"]["default"]["models"]["gr00t"]
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"families \['gr00t'\] have no entry under models"):
+        config.load("default", path=f)
+
+
+def test_errors_are_reported_all_at_once():
+    msg = error_of("seed=-1", "libero.image_size=1", "rollout.workers=threads")
+    assert msg.count("\n  ") == 3
+
+
+def test_malformed_override():
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        load("libero.image_size")
+
+
+def test_config_is_frozen():
+    c = load()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.libero.image_size = 3

@@ -1,0 +1,87 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from ptrim.notebook import normalize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _executed_notebook():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"start_time": "2026-01-01T00:00:00", "duration": 3.2}
+    nb.metadata["language_info"] = {"version": "3.11.7"}
+    code = nbformat.v4.new_code_cell("print(1)")
+    code.execution_count = 7
+    code.metadata["papermill"] = {"start_time": "x", "end_time": "y", "duration": 0.1}
+    code.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    code.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="100%|██| 3/3 [00:01<00:00, 2.9it/s]"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=7),
+    ]
+    md = nbformat.v4.new_markdown_cell("# title")
+    nb.cells = [md, code]
+    return nb
+
+
+def test_normalize_drops_run_to_run_noise_and_keeps_results():
+    nb = normalize(_executed_notebook())
+    assert "papermill" not in nb.metadata and "language_info" not in nb.metadata
+    md, code = nb.cells
+    assert [c.id for c in nb.cells] == ["cell-000", "cell-001"]
+    assert code.execution_count is None and code.metadata == {}
+    assert [o.get("name", o.output_type) for o in code.outputs] == ["stdout", "execute_result"]
+    assert code.outputs[1]["data"]["text/plain"] == "2"
+    assert "outputs" not in md
+    again = normalize(nbformat.from_dict(json.loads(nbformat.writes(nb))))
+    assert nbformat.writes(again) == nbformat.writes(nb)
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_envcheck_stage_runs_under_dvc_and_its_notebook_is_byte_stable(tmp_path):
+    """The first real stage, end to end: dvc repro on the smoke profile in a copy of the
+    project, twice (forced): same executed notebook bytes, fresh timings."""
+    for name in ("dvc.yaml", ".dvcignore", "ptrim", "notebooks"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    (tmp_path / ".dvc").mkdir()
+    shutil.copy(ROOT / ".dvc" / "config", tmp_path / ".dvc" / "config")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def run(*cmd):
+        return subprocess.run(
+            cmd, cwd=tmp_path, env=env, check=True, text=True, capture_output=True
+        )
+
+    run("git", "init", "-q")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    run(dvc, "repro")
+    nb_path = tmp_path / "data/notebooks/00_envcheck.ipynb"
+    first = nb_path.read_bytes()
+    metrics = json.loads((tmp_path / "data/metrics/envcheck.json").read_text())
+    assert set(metrics["suites"]) == {"libero_spatial", "libero_object", "libero_goal", "libero_10"}
+    assert all(s["sim_steps_per_s"] > 0 for s in metrics["suites"].values())
+    nb = nbformat.reads(first.decode(), as_version=4)
+    assert any(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    ), "the frames figure is missing"
+    lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())
+    assert lock["stages"]["envcheck"]["params"]["params.yaml"]["profile"] == "smoke"
+    assert "up to date" in run(dvc, "status").stdout
+    run(dvc, "repro", "--force")
+    assert nb_path.read_bytes() == first
