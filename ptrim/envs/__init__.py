@@ -1,0 +1,1 @@
+"""Benchmark adapters (one per simulator) and the batch that steps them."""
