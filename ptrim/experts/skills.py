@@ -1,0 +1,106 @@
+"""Motion skills for scripted experts, written as generators of actions.
+
+An expert is a generator: it reads the scene, ``yield`` s one OSC action, and is resumed after the
+environment stepped. Skills compose with ``yield from``, so a task reads like its recipe::
+
+    yield from pick(ctx, "alphabet_soup_1")
+    yield from place_above(ctx, basket_drop_point)
+
+Every decision is triggered by something the policy can see (a pose reached, fingers that
+stopped moving), never by a hidden timer, so behaviour cloning can learn when to act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ptrim.experts.control import pose_action, top_down
+from ptrim.experts.scene import Scene
+
+OPEN, CLOSE = -1.0, 1.0
+Actions = Generator[np.ndarray, None, None]
+
+
+@dataclass
+class Context:
+    """What a running expert carries: the scene, its random source, the redundancy injector."""
+
+    scene: Scene
+    rng: np.random.Generator
+    yaw: float = 0.0  # current target yaw of the gripper
+    gripper: float = OPEN
+    events: list[dict] = field(default_factory=list)
+    step: int = 0  # env steps taken so far (the driver updates it)
+    injector: Callable | None = None  # redundancy hooks (see ptrim.experts.redundancy)
+
+    @property
+    def rot(self) -> Rotation:
+        return top_down(self.yaw)
+
+
+def act(ctx: Context, target: np.ndarray, *, speed: float = 0.6, gain: float = 1.0) -> np.ndarray:
+    s = ctx.scene
+    return pose_action(s.eef_pos, s.eef_quat, target, ctx.rot, ctx.gripper, max_speed=speed, gain=gain)
+
+
+def move_to(
+    ctx: Context,
+    target: np.ndarray | Callable[[], np.ndarray],
+    *,
+    tol: float = 0.01,
+    speed: float = 0.6,
+    max_steps: int = 80,
+    stall_steps: int = 6,
+) -> Actions:
+    """Move the end effector to ``target`` (a point or a function of the scene) with the current
+    yaw and gripper command; done within ``tol`` metres and aligned, or when progress stalls
+    (the arm is blocked) for ``stall_steps``, or after ``max_steps``."""
+    get = target if callable(target) else (lambda: target)
+    best, stalled = np.inf, 0
+    for _ in range(max_steps):
+        goal = np.asarray(get())
+        err = float(np.linalg.norm(goal - ctx.scene.eef_pos))
+        aligned = (ctx.rot * Rotation.from_quat(ctx.scene.eef_quat).inv()).magnitude() < 0.08
+        if err < tol and aligned:
+            return
+        if err < best - 1e-3:
+            best, stalled = err, 0
+        else:
+            stalled += 1
+            if stalled >= stall_steps and err < 4 * tol:
+                return
+        yield act(ctx, goal, speed=speed)
+
+
+def set_gripper(ctx: Context, command: float, hold: np.ndarray | None = None, max_steps: int = 25) -> Actions:
+    """Open or close the fingers in place; done when they stop moving (visible in proprio)."""
+    ctx.gripper = command
+    hold = ctx.scene.eef_pos.copy() if hold is None else hold
+    last = ctx.scene.gripper_width
+    still = 0
+    for i in range(max_steps):
+        yield act(ctx, hold, speed=0.3)
+        width = ctx.scene.gripper_width
+        still = still + 1 if abs(width - last) < 5e-4 else 0
+        last = width
+        if i >= 2 and still >= 2:
+            return
+
+
+def rotate_to(ctx: Context, yaw: float, hold: np.ndarray | None = None, max_steps: int = 30) -> Actions:
+    """Turn the gripper about the vertical to ``yaw`` in place."""
+    ctx.yaw = yaw
+    hold = ctx.scene.eef_pos.copy() if hold is None else hold
+    for _ in range(max_steps):
+        if (ctx.rot * Rotation.from_quat(ctx.scene.eef_quat).inv()).magnitude() < 0.05:
+            return
+        yield act(ctx, hold, speed=0.3)
+
+
+def wrap_yaw(yaw: float) -> float:
+    """The gripper is symmetric under a half turn: keep yaw in [-pi/2, pi/2)."""
+    return (yaw + np.pi / 2) % np.pi - np.pi / 2
