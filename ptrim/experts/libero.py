@@ -7,20 +7,26 @@ fixture poses come from the simulator; actions are OSC deltas, exactly what a po
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ptrim.experts.scene import Footprint
+from scipy.spatial.transform import Rotation
+
+from ptrim.experts.control import top_down
 from ptrim.experts.skills import (
     CLOSE,
     OPEN,
     Actions,
     Context,
     move_to,
+    orient,
     rotate_to,
     set_gripper,
     wrap_yaw,
 )
 
-SAFE_Z = 0.12  # clearance above the tallest thing on the way (metres above the object tops)
 FINGER_DEPTH = 0.012  # how far below an object's top the fingertips must reach at least
 FINGER_REACH = 0.028  # how far below an object's top the grip site may go before the hand hits it
 
@@ -30,106 +36,171 @@ HAND_HALF_LENGTH = 0.11  # the Panda hand, along the direction the fingers close
 HAND_HALF_WIDTH = 0.04
 HAND_ABOVE_TIPS = 0.025  # hand bottom above the grip site
 MAX_OPENING = 0.075  # widest object side the fingers can take
+FINGER_OFFSET = 0.045  # open finger centre from the grip site, along the closing axis
+FINGER_HALF, FINGER_HALF_WIDTH = 0.008, 0.012
+FINGERTIP_BELOW = 0.013  # fingertips below the grip site
+RIM_DEPTHS = (0.015, 0.011, 0.007)  # grip site below the rim of a bowl held by its wall
 
 
-def grasp_yaw(ctx: Context, name: str) -> float:
-    """Yaw that closes the fingers across a side the gripper can take, turned (up to 45°) so the
-    wide Panda hand clears neighbouring objects that stand higher than where the hand will be."""
-    _, half, axes = ctx.scene.frame_extents(name)
+@dataclass(frozen=True)
+class Grasp:
+    """Where to hold an object: the grip-site position relative to the object's origin (world
+    axes, fixed at planning time) and the gripper yaw."""
+
+    obj: str
+    offset: np.ndarray
+    yaw: float
+
+    def point(self, ctx: Context) -> np.ndarray:
+        """The grip-site target now (it follows the object if the object moves)."""
+        return ctx.scene.body_pos(self.obj) + self.offset
+
+
+def plan_grasp(ctx: Context, name: str) -> Grasp:
+    """The best grasp of ``name``: across a side the fingers can span (small objects) or on the
+    wall of a wide one (bowls), turned so the long Panda hand clears neighbouring objects."""
+    candidates = _side_grasps(ctx, name) or _rim_grasps(ctx, name)
+    origin = ctx.scene.body_pos(name)
+    obstacles = ctx.scene.obstacle_shapes(exclude=name)
+
+    def score(c):
+        point, yaw, deviation = c
+        clear = min(_clearance(obstacles, point, yaw), 0.02)
+        return clear, -deviation - 0.2 * abs(wrap_yaw(yaw - ctx.yaw))
+
+    point, yaw, _ = max(candidates, key=score)
+    return Grasp(name, point - origin, yaw)
+
+
+def _side_grasps(ctx: Context, name: str) -> list[tuple[np.ndarray, float, float]]:
+    center, half, axes = ctx.scene.frame_extents(name)
+    box = ctx.scene.box(name)
     up = int(np.argmax(np.abs(axes[2])))  # the body axis closest to vertical
     a, b = [i for i in range(3) if i != up]
     round_ = abs(half[a] - half[b]) < 0.004
-    candidates = []
+    height = box.top - box.bottom
+    z = box.bottom + max(min(0.5 * height, height - FINGER_DEPTH), 0.006)
+    point = np.array([center[0], center[1], max(z, box.top - FINGER_REACH)])
+    out = []
     for i in (a, b):
-        if 2 * half[i] > MAX_OPENING and not round_:
+        if 2 * half[i] > MAX_OPENING:
             continue
-        d = axes[:, i]
-        base = float(np.arctan2(d[0], -d[1]))
+        base = float(np.arctan2(axes[0, i], -axes[1, i]))
         tilt = np.deg2rad(45) if round_ else _max_tilt(half[i])
-        for off in np.linspace(-tilt, tilt, 13):
-            candidates.append((wrap_yaw(base + off), abs(off)))
-    if not candidates:  # nothing fits: take the narrowest side anyway
-        i = min((a, b), key=lambda k: half[k])
-        candidates = [(wrap_yaw(float(np.arctan2(axes[0, i], -axes[1, i]))), 0.0)]
-    hand_z = grasp_point(ctx, name)[2] + HAND_ABOVE_TIPS
-    scored = [(min(_clearance(ctx, name, y, hand_z), 0.02), -dev - 0.2 * abs(wrap_yaw(y - ctx.yaw)), y)
-              for y, dev in candidates]
-    return max(scored)[2]
+        out += [(point, wrap_yaw(base + off), abs(off)) for off in np.linspace(-tilt, tilt, 13)]
+    return out
+
+
+def _rim_grasps(ctx: Context, name: str) -> list[tuple[np.ndarray, float, float]]:
+    """Grasps on the wall of a wide open object (a bowl), one per wall segment, at the
+    segment's own rim height: right even when the bowl sits tilted on something."""
+    center, _, _ = ctx.scene.frame_extents(name)
+    box = ctx.scene.box(name)
+    out = []
+    for corners in ctx.scene.geom_corners(name):
+        top = float(corners[:, 2].max())
+        mid = corners[:, :2].mean(0)
+        radial = mid - center[:2]
+        if top < box.top - 0.03 or np.linalg.norm(radial) < 0.02:
+            continue  # the bottom or the inside, not the rim
+        u = radial / np.linalg.norm(radial)
+        angle = float(np.arctan2(u[1], u[0]))
+        yaw = wrap_yaw(float(np.arctan2(u[0], -u[1])))  # fingers close along u, across the wall
+        toward_robot = abs(wrap_yaw(angle - np.pi)) / np.pi  # prefer the near side
+        for depth in RIM_DEPTHS:  # shallower holds let the hand pass above drawer walls
+            point = np.r_[mid, top - depth]
+            out.append((point, yaw, 0.3 * toward_robot + 10 * (RIM_DEPTHS[0] - depth)))
+    return out
 
 
 def _max_tilt(half_width: float) -> float:
-    """How far the fingers may turn off the narrow axis and still span the side (cos law)."""
+    """How far the fingers may turn off the narrow axis and still span the side."""
     return float(np.arccos(min(1.0, 2 * half_width / MAX_OPENING))) * 0.8
 
 
-def _clearance(ctx: Context, name: str, yaw: float, hand_z: float) -> float:
-    """Smallest horizontal gap between the hand's footprint at ``yaw`` and any other object
-    whose top is above ``hand_z`` (negative: overlap)."""
-    center = grasp_point(ctx, name)[:2]
+def _clearance(obstacles: list[Footprint], point: np.ndarray, yaw: float) -> float:
+    """Smallest horizontal gap between the gripper and any obstacle it would reach down to:
+    the hand's footprint (above ``point`` by HAND_ABOVE_TIPS) against obstacles taller than the
+    hand, and each open finger against obstacles taller than the fingertips. Negative when
+    something overlaps."""
     along = np.array([np.sin(yaw), -np.cos(yaw)])  # finger-closing direction
     across = np.array([np.cos(yaw), np.sin(yaw)])
-    gap = np.inf
-    for other in ctx.scene.obstacles(exclude=name):
-        box = ctx.scene.box(other)
-        if box.top < hand_z:
-            continue
-        corners = np.array([[x, y] for x in (box.lo[0], box.hi[0]) for y in (box.lo[1], box.hi[1])])
-        rel = corners - center
-        u, v = rel @ along, rel @ across  # obstacle corners in the hand frame
-        du = max(u.min() - HAND_HALF_LENGTH, -HAND_HALF_LENGTH - u.max(), 0.0)
-        dv = max(v.min() - HAND_HALF_WIDTH, -HAND_HALF_WIDTH - v.max(), 0.0)
-        inside = du == 0 and dv == 0
-        gap = min(gap, -0.01 if inside else float(np.hypot(du, dv)))
-    return gap
+    parts = [  # (rectangle in world xy, lowest z it reaches)
+        (_rect(point[:2], along, across, HAND_HALF_LENGTH, HAND_HALF_WIDTH), point[2] + HAND_ABOVE_TIPS),
+        (_rect(point[:2] + FINGER_OFFSET * along, along, across, FINGER_HALF, FINGER_HALF_WIDTH),
+         point[2] - FINGERTIP_BELOW),
+        (_rect(point[:2] - FINGER_OFFSET * along, along, across, FINGER_HALF, FINGER_HALF_WIDTH),
+         point[2] - FINGERTIP_BELOW),
+    ]
+    gaps = [ob.gap(rect) for ob in obstacles for rect, bottom in parts if ob.top >= bottom]
+    return min(gaps, default=np.inf)
 
 
-def grasp_point(ctx: Context, name: str) -> np.ndarray:
-    """Where the grip site goes: the object's centre, but high enough that the hand (3.5 cm
-    above the fingertips) stays above the object's top, and low enough to hold it."""
-    box = ctx.scene.box(name)
-    center, _, _ = ctx.scene.frame_extents(name)
-    height = box.top - box.bottom
-    z = box.bottom + max(min(0.5 * height, height - FINGER_DEPTH), 0.006)
-    z = max(z, box.top - FINGER_REACH)
-    return np.array([center[0], center[1], z])
+def _rect(c: np.ndarray, u: np.ndarray, v: np.ndarray, hu: float, hv: float) -> np.ndarray:
+    """Counter-clockwise corners of a rectangle centred at ``c`` with half sizes along u, v."""
+    return np.array([c - hu * u - hv * v, c + hu * u - hv * v, c + hu * u + hv * v, c - hu * u + hv * v])
 
 
 # ------------------------------------------------------------------ recipes
-def pick(ctx: Context, name: str) -> Actions:
+def pick(ctx: Context, grasp: Grasp) -> Actions:
     """Approach from above, align, descend, close until the fingers stop, lift."""
-    box = ctx.scene.box(name)
-    yield from set_gripper(ctx, OPEN) if ctx.scene.gripper_width < 0.07 else iter(())
-    above = lambda: grasp_point(ctx, name) + [0, 0, max(0.08, box.top - grasp_point(ctx, name)[2] + 0.04)]  # noqa: E731
+    box = ctx.scene.box(grasp.obj)
+    if ctx.scene.gripper_width < 0.07:
+        yield from set_gripper(ctx, OPEN)
+    clearance = max(0.08, box.top - grasp.point(ctx)[2] + 0.05)
+    above = lambda: grasp.point(ctx) + [0, 0, clearance]  # noqa: E731
     yield from move_to(ctx, above, tol=0.015)
-    yield from rotate_to(ctx, grasp_yaw(ctx, name))
+    yield from rotate_to(ctx, grasp.yaw)
     yield from move_to(ctx, above, tol=0.01)
-    yield from move_to(ctx, lambda: grasp_point(ctx, name), tol=0.006, speed=0.4)
+    yield from move_to(ctx, lambda: grasp.point(ctx), tol=0.006, speed=0.4)
     yield from set_gripper(ctx, CLOSE)
-    lift = ctx.scene.eef_pos + [0, 0, 0.1]
-    yield from move_to(ctx, lift, tol=0.02)
+    yield from move_to(ctx, ctx.scene.eef_pos + [0, 0, 0.1], tol=0.02)
 
 
-def place_in(ctx: Context, name: str, drop_xy: np.ndarray, floor_z: float, rim_z: float) -> Actions:
-    """Carry the held object over ``drop_xy`` above the rim, lower it inside, release."""
-    held = ctx.scene.box(name)
-    hang = ctx.scene.eef_pos[2] - held.bottom  # gripper height above the object's bottom
-    travel_z = max(rim_z + hang + 0.04, ctx.scene.eef_pos[2])
+def carry_over(ctx: Context, grasp: Grasp, xy: np.ndarray, clear_z: float) -> Actions:
+    """Carry the held object so that its origin is above ``xy`` with its bottom above
+    ``clear_z``."""
+    hang = ctx.scene.eef_pos[2] - ctx.scene.box(grasp.obj).bottom
+    travel_z = max(clear_z + hang + 0.03, ctx.scene.eef_pos[2])
     yield from move_to(ctx, np.r_[ctx.scene.eef_pos[:2], travel_z], tol=0.02)
-    yield from move_to(ctx, np.r_[drop_xy, travel_z], tol=0.015)
-    # as low as the object can go without the hand (above the grip site) touching the rim
-    release_z = max(floor_z + hang + 0.03, rim_z - HAND_ABOVE_TIPS + 0.015)
-    yield from move_to(ctx, np.r_[drop_xy, release_z], tol=0.01, speed=0.4)
+    yield from move_to(ctx, np.r_[xy + grasp.offset[:2], travel_z], tol=0.015)
+
+
+def release(ctx: Context, z: float) -> Actions:
+    """Lower the grip site to ``z`` (stopping early if the object comes to rest), open, retreat."""
+    yield from move_to(ctx, np.r_[ctx.scene.eef_pos[:2], z], tol=0.008, speed=0.4)
     yield from set_gripper(ctx, OPEN)
     yield from move_to(ctx, ctx.scene.eef_pos + [0, 0, 0.08], tol=0.02)
 
 
-def put_in_container(ctx: Context, obj: str, region: str) -> Actions:
-    container = region.rsplit("_", 2)[0] if region.endswith("_region") else region
+def _put_in_container(ctx: Context, obj: str, region: str) -> Actions:
+    """Drop the object inside the container region, low but with the hand clear of the rim."""
     container = _owner(ctx, region)
+    grasp = plan_grasp(ctx, obj)
+    yield from pick(ctx, grasp)
     box = ctx.scene.box(container)
-    site = ctx.scene.site_pos(region)
-    yield from pick(ctx, obj)
-    yield from place_in(ctx, obj, site[:2], floor_z=box.bottom + 0.01, rim_z=box.top)
+    yield from carry_over(ctx, grasp, ctx.scene.site_pos(region)[:2], box.top)
+    hang = ctx.scene.eef_pos[2] - ctx.scene.box(obj).bottom
+    yield from release(ctx, max(box.bottom + 0.04 + hang, box.top - HAND_ABOVE_TIPS + 0.015))
+
+
+def put_on(ctx: Context, obj: str, target: str) -> Actions:
+    """``(On obj target)``: set the object down centred on a target object or region."""
+    site = target in ctx.scene.domain.object_sites_dict
+    xy = ctx.scene.site_pos(target)[:2] if site else ctx.scene.body_pos(target)[:2]
+    support = _support_top(ctx, xy, exclude=obj)
+    grasp = plan_grasp(ctx, obj)
+    yield from pick(ctx, grasp)
+    yield from carry_over(ctx, grasp, xy, support)
+    hang = ctx.scene.eef_pos[2] - ctx.scene.box(obj).bottom
+    yield from release(ctx, support + hang + 0.01)
+
+
+def _support_top(ctx: Context, xy: np.ndarray, exclude: str) -> float:
+    """Height of the highest object or fixture surface under ``xy``."""
+    tops = [ctx.scene.box(n).top for n in ctx.scene.obstacles(exclude=exclude)
+            if np.all(ctx.scene.box(n).lo[:2] <= xy) and np.all(xy <= ctx.scene.box(n).hi[:2])]
+    return max(tops, default=ctx.scene.table_height())
 
 
 def _owner(ctx: Context, site: str) -> str:
@@ -141,7 +212,161 @@ def _owner(ctx: Context, site: str) -> str:
     return max(owners, key=len)
 
 
-RECIPES = {"in": put_in_container}
+# ------------------------------------------------------------------ articulated fixtures
+@dataclass(frozen=True)
+class Drawer:
+    """A sliding drawer: its joint, the unit direction it opens along, and its handle."""
+
+    joint: str
+    out: np.ndarray  # unit vector, world: the direction the drawer moves when opening
+    handle: np.ndarray  # handle centre, world (at planning time)
+    opens_negative: bool  # LIBERO opens these drawers toward negative joint values
+
+
+def find_drawer(ctx: Context, region: str) -> Drawer:
+    sc = ctx.scene
+    joint = sc.domain.object_sites_dict[region].joints[0]
+    fixture = sc.domain.get_object(_owner(ctx, region))
+    art = fixture.object_properties["articulation"]
+    opens_negative = max(art["default_open_ranges"]) < min(art["default_close_ranges"])
+    jid = sc.model.joint_name2id(joint)
+    body = int(sc.model.jnt_bodyid[jid])
+    axis = sc.sim.data.body_xmat[body].reshape(3, 3) @ sc.model.jnt_axis[jid]
+    out = -axis if opens_negative else axis
+    centers = [c.mean(0) for c in sc.body_geom_corners(body)]
+    handle = max(centers, key=lambda c: float(c @ out))  # the part that sticks out furthest
+    return Drawer(joint, out / np.linalg.norm(out), handle, opens_negative)
+
+
+def facing(direction: np.ndarray) -> Rotation:
+    """Gripper pointing horizontally along ``direction``, fingers closing vertically."""
+    z = direction / np.linalg.norm(direction)
+    y = np.array([0.0, 0.0, 1.0])
+    return Rotation.from_matrix(np.stack([np.cross(y, z), y, z], axis=1))
+
+
+def open_drawer(ctx: Context, region: str) -> Actions:
+    """``(Open drawer_region)``: grasp the handle from the front, fingers closing vertically,
+    and pull until the drawer counts as open."""
+    sc = ctx.scene
+    d = find_drawer(ctx, region)
+    art = sc.domain.get_object(_owner(ctx, region)).object_properties["articulation"]
+    is_open = lambda: sc.domain.get_object(_owner(ctx, region)).is_open(sc.joint_qpos(d.joint))  # noqa: E731
+    if is_open():
+        return
+    yield from move_to(ctx, np.r_[sc.eef_pos[:2], max(sc.eef_pos[2], d.handle[2] + 0.08)], tol=0.02)
+    yield from move_to(ctx, d.handle + 0.14 * d.out + [0, 0, 0.04], tol=0.02)
+    yield from orient(ctx, facing(-d.out))
+    yield from move_to(ctx, d.handle + 0.10 * d.out, tol=0.01)
+    yield from move_to(ctx, d.handle + 0.005 * d.out, tol=0.006, speed=0.3)
+    yield from set_gripper(ctx, CLOSE)
+    travel = abs(max(art["default_open_ranges"], key=abs)) + 0.02
+    start = sc.eef_pos.copy()
+    for _ in range(3):  # pull; a slipped handle gets a second try from where the drawer is
+        yield from move_to(ctx, lambda: start + travel * d.out, tol=0.01, speed=0.3, until=is_open)
+        if is_open():
+            break
+    yield from set_gripper(ctx, OPEN)
+    yield from move_to(ctx, sc.eef_pos + 0.08 * d.out, tol=0.02)
+    yield from move_to(ctx, sc.eef_pos + [0, 0, 0.08], tol=0.02)
+    yield from orient(ctx, top_down(0.0))
+
+
+def close_drawer(ctx: Context, region: str) -> Actions:
+    """``(Close drawer_region)``: push the drawer front back in with the closed fingers."""
+    sc = ctx.scene
+    d = find_drawer(ctx, region)
+    owner = sc.domain.get_object(_owner(ctx, region))
+    is_closed = lambda: owner.is_close(sc.joint_qpos(d.joint))  # noqa: E731
+    if is_closed():
+        return
+    yield from set_gripper(ctx, CLOSE)
+    front = find_drawer(ctx, region).handle
+    start = front + 0.06 * d.out + [0, 0, 0.0]
+    yield from move_to(ctx, np.r_[sc.eef_pos[:2], max(sc.eef_pos[2], front[2] + 0.1)], tol=0.02)
+    yield from move_to(ctx, start + [0, 0, 0.1], tol=0.015)
+    yield from move_to(ctx, start, tol=0.01)
+    depth = abs(sc.joint_qpos(d.joint)) + 0.05
+    yield from move_to(ctx, start - depth * d.out, tol=0.01, speed=0.3, until=is_closed)
+    yield from move_to(ctx, sc.eef_pos + 0.06 * d.out + [0, 0, 0.06], tol=0.02)
+
+
+def turn_on(ctx: Context, fixture: str) -> Actions:
+    """``(Turnon stove)``: grasp the knob from above and twist it past its 'on' angle."""
+    sc = ctx.scene
+    obj = sc.domain.get_object(fixture)
+    joint = obj.joints[0]
+    if obj.turn_on(sc.joint_qpos(joint)):
+        return
+    jid = sc.model.joint_name2id(joint)
+    body = int(sc.model.jnt_bodyid[jid])
+    corners = np.concatenate(sc.body_geom_corners(body))
+    top = float(corners[:, 2].max())
+    knob = np.r_[sc.sim.data.body_xpos[body][:2], top - 0.012]
+    lo, hi = corners[:, :2].min(0), corners[:, :2].max(0)
+    yaw = 0.0 if (hi - lo)[0] > (hi - lo)[1] else np.pi / 2  # fingers across the lever
+    on_angle = min(obj.object_properties["articulation"]["default_turnon_ranges"])
+    yield from move_to(ctx, knob + [0, 0, 0.08], tol=0.015)
+    yield from rotate_to(ctx, yaw)
+    yield from move_to(ctx, knob, tol=0.006, speed=0.4)
+    yield from set_gripper(ctx, CLOSE)
+    is_on = lambda: obj.turn_on(sc.joint_qpos(joint))  # noqa: E731
+    yield from rotate_to(ctx, wrap_yaw(yaw + on_angle + 0.35), hold=knob, until=is_on)
+    yield from set_gripper(ctx, OPEN)
+    yield from move_to(ctx, sc.eef_pos + [0, 0, 0.08], tol=0.02)
+
+
+def push_to(ctx: Context, obj: str, region: str) -> Actions:
+    """``(On plate table_region)`` for things too wide to grasp: push them there with the
+    closed fingers held just above the table."""
+    sc = ctx.scene
+    target = sc.site_pos(region)[:2]
+    box = sc.box(obj)
+    radius = float(np.max(box.size[:2]) / 2)
+    yield from set_gripper(ctx, CLOSE)
+    for _ in range(3):
+        pos = sc.body_pos(obj)[:2]
+        gap = target - pos
+        if np.linalg.norm(gap) < 0.015:
+            break
+        d = gap / np.linalg.norm(gap)
+        start = np.r_[pos - (radius + 0.03) * d, box.bottom + 0.015]
+        yield from move_to(ctx, start + [0, 0, 0.1], tol=0.015)
+        yield from rotate_to(ctx, wrap_yaw(float(np.arctan2(d[1], d[0]))))
+        yield from move_to(ctx, start, tol=0.01, speed=0.4)
+        end = np.r_[target - (radius + 0.012) * d, start[2]]
+        yield from move_to(ctx, end, tol=0.008, speed=0.3)
+        yield from move_to(ctx, sc.eef_pos + [0, 0, 0.08], tol=0.02)
+
+
+def put_in(ctx: Context, obj: str, region: str) -> Actions:
+    """``(In obj region)``: into a container (basket, caddy) or into a drawer, opening the
+    drawer first when it is closed."""
+    if sc_is_drawer(ctx, region):
+        yield from open_drawer(ctx, region)
+    yield from _put_in_container(ctx, obj, region)
+
+
+def sc_is_drawer(ctx: Context, region: str) -> bool:
+    site = ctx.scene.domain.object_sites_dict.get(region)
+    return bool(site is not None and getattr(site, "joints", None))
+
+
+def put_on_or_push(ctx: Context, obj: str, target: str) -> Actions:
+    """``(On obj target)``: carry it there, or push it when it is too wide to hold."""
+    if not _side_grasps(ctx, obj) and ctx.scene.box(obj).size[2] < 0.03:  # a plate
+        yield from push_to(ctx, obj, target)
+    else:
+        yield from put_on(ctx, obj, target)
+
+
+RECIPES = {
+    "in": put_in,
+    "on": put_on_or_push,
+    "open": open_drawer,
+    "close": close_drawer,
+    "turnon": turn_on,
+}
 
 
 def expert(ctx: Context) -> Actions:

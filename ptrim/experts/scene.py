@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,38 @@ class Box:
     @property
     def bottom(self) -> float:
         return float(self.lo[2])
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """An obstacle seen from above: a convex polygon (counter-clockwise xy vertices) and the
+    height of its top."""
+
+    poly: np.ndarray
+    top: float
+
+    @classmethod
+    def of(cls, corners: np.ndarray) -> Footprint:
+        xy = corners[:, :2]
+        try:
+            hull = ConvexHull(xy)
+            poly = xy[hull.vertices]
+        except QhullError:  # flat in xy (a vertical plane seen edge-on): keep its extent
+            poly = np.array([xy.min(0), [xy.max(0)[0], xy.min(0)[1]], xy.max(0), [xy.min(0)[0], xy.max(0)[1]]])
+        return cls(poly, float(corners[:, 2].max()))
+
+    def gap(self, rect: np.ndarray) -> float:
+        """Separation from a convex polygon ``rect`` along the best separating axis (a lower bound
+        on the distance; negative when they overlap)."""
+        best = -np.inf
+        for poly in (rect, self.poly):
+            edges = np.roll(poly, -1, axis=0) - poly
+            normals = np.stack([edges[:, 1], -edges[:, 0]], axis=1)
+            lengths = np.linalg.norm(normals, axis=1)
+            for n in normals[lengths > 1e-9] / lengths[lengths > 1e-9, None]:
+                a, b = rect @ n, self.poly @ n
+                best = max(best, b.min() - a.max(), a.min() - b.max())
+        return float(best)
 
 
 def parse_goal(bddl_text: str) -> list[tuple[str, ...]]:
@@ -94,16 +127,35 @@ class Scene:
         pts = self._corners(self.domain.obj_body_id[name])
         return Box(pts.min(0), pts.max(0))
 
+    def body_geom_corners(self, body: int) -> list[np.ndarray]:
+        """Corners ``[8, 3]`` of each collision geom attached to one body (not its children)."""
+        return [self._geom_corners(g) for g in self._geoms_of_body.get(body, [])
+                if self.model.geom_contype[g] or self.model.geom_conaffinity[g]]
+
+    def geom_corners(self, name: str) -> list[np.ndarray]:
+        """World bounding-box corners ``[8, 3]`` of each collision geom of an object."""
+        return [self._geom_corners(g) for g in self._subtree_geoms(self.domain.obj_body_id[name])
+                if self.model.geom_contype[g] or self.model.geom_conaffinity[g]]
+
+    def obstacle_shapes(self, exclude: str = "") -> list[Footprint]:
+        """Every collision geom of every obstacle as a footprint polygon with its top height:
+        much tighter than one box per object (a bowl in an open drawer is not 'inside' the
+        cabinet, and a rotated drawer wall is not a fat axis-aligned box)."""
+        return [Footprint.of(c) for name in self.obstacles(exclude) for c in self.geom_corners(name)]
+
+    def _geom_corners(self, g: int) -> np.ndarray:
+        signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+        center, half = self.model.geom_aabb[g][:3], self.model.geom_aabb[g][3:]
+        rot = self.sim.data.geom_xmat[g].reshape(3, 3)
+        return (center + signs * half) @ rot.T + self.sim.data.geom_xpos[g]
+
     def _corners(self, root: int) -> np.ndarray:
         """World coordinates of the bounding-box corners of every collision geom under ``root``."""
-        signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        corners = []
-        for g in self._subtree_geoms(root):
-            if self.model.geom_contype[g] == 0 and self.model.geom_conaffinity[g] == 0:
-                continue  # visual only
-            center, half = self.model.geom_aabb[g][:3], self.model.geom_aabb[g][3:]
-            rot = self.sim.data.geom_xmat[g].reshape(3, 3)
-            corners.append((center + signs * half) @ rot.T + self.sim.data.geom_xpos[g])
+        corners = [
+            self._geom_corners(g)
+            for g in self._subtree_geoms(root)
+            if self.model.geom_contype[g] or self.model.geom_conaffinity[g]  # not visual-only
+        ]
         if not corners:
             raise KeyError(f"body {root} has no collision geoms")
         return np.concatenate(corners)
@@ -124,6 +176,10 @@ class Scene:
         """Objects and fixtures an arm can bump into (not the table or floor)."""
         names = list(self.domain.objects_dict) + list(self.domain.fixtures_dict)
         return [n for n in names if n != exclude and not any(k in n for k in ("table", "floor"))]
+
+    def table_height(self) -> float:
+        """Height of the surface objects stand on (table top or floor)."""
+        return min(self.box(n).bottom for n in self.domain.objects_dict)
 
     def site_pos(self, site: str) -> np.ndarray:
         return np.array(self.sim.data.get_site_xpos(site))

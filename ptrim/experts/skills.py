@@ -31,15 +31,21 @@ class Context:
 
     scene: Scene
     rng: np.random.Generator
-    yaw: float = 0.0  # current target yaw of the gripper
+    rot: Rotation = field(default_factory=lambda: top_down(0.0))  # target gripper orientation
     gripper: float = OPEN
     events: list[dict] = field(default_factory=list)
     step: int = 0  # env steps taken so far (the driver updates it)
     injector: Callable | None = None  # redundancy hooks (see ptrim.experts.redundancy)
 
     @property
-    def rot(self) -> Rotation:
-        return top_down(self.yaw)
+    def yaw(self) -> float:
+        """Rotation of the target orientation about the vertical (top-down grasps)."""
+        x = self.rot.apply([1.0, 0.0, 0.0])
+        return float(np.arctan2(x[1], x[0]))
+
+    @yaw.setter
+    def yaw(self, value: float) -> None:
+        self.rot = top_down(value)
 
 
 def act(ctx: Context, target: np.ndarray, *, speed: float = 0.6, gain: float = 1.0) -> np.ndarray:
@@ -55,13 +61,17 @@ def move_to(
     speed: float = 0.6,
     max_steps: int = 80,
     stall_steps: int = 6,
+    until: Callable[[], bool] | None = None,
 ) -> Actions:
     """Move the end effector to ``target`` (a point or a function of the scene) with the current
     yaw and gripper command; done within ``tol`` metres and aligned, or when progress stalls
-    (the arm is blocked) for ``stall_steps``, or after ``max_steps``."""
+    (the arm is blocked) for ``stall_steps``, or after ``max_steps``, or as soon as ``until()``
+    holds (a drawer that opened, a knob that turned)."""
     get = target if callable(target) else (lambda: target)
     best, stalled = np.inf, 0
     for _ in range(max_steps):
+        if until is not None and until():
+            return
         goal = np.asarray(get())
         err = float(np.linalg.norm(goal - ctx.scene.eef_pos))
         aligned = (ctx.rot * Rotation.from_quat(ctx.scene.eef_quat).inv()).magnitude() < 0.08
@@ -91,14 +101,39 @@ def set_gripper(ctx: Context, command: float, hold: np.ndarray | None = None, ma
             return
 
 
-def rotate_to(ctx: Context, yaw: float, hold: np.ndarray | None = None, max_steps: int = 30) -> Actions:
-    """Turn the gripper about the vertical to ``yaw`` in place."""
-    ctx.yaw = yaw
+def rotate_to(
+    ctx: Context, yaw: float, hold: np.ndarray | None = None, max_steps: int = 30,
+    until: Callable[[], bool] | None = None,
+) -> Actions:
+    """Turn a top-down gripper about the vertical to ``yaw`` in place."""
+    yield from orient(ctx, top_down(yaw), hold, max_steps, until)
+
+
+def orient(
+    ctx: Context, rot: Rotation, hold: np.ndarray | None = None, max_steps: int = 40,
+    until: Callable[[], bool] | None = None,
+) -> Actions:
+    """Turn the gripper to orientation ``rot`` while holding its position."""
+    ctx.rot = rot
     hold = ctx.scene.eef_pos.copy() if hold is None else hold
     for _ in range(max_steps):
         if (ctx.rot * Rotation.from_quat(ctx.scene.eef_quat).inv()).magnitude() < 0.05:
             return
+        if until is not None and until():
+            return
         yield act(ctx, hold, speed=0.3)
+
+
+def set_width(ctx: Context, width: float, hold: np.ndarray | None = None, max_steps: int = 25) -> Actions:
+    """Open or close the fingers to ``width`` metres apart, then keep them there."""
+    hold = ctx.scene.eef_pos.copy() if hold is None else hold
+    for _ in range(max_steps):
+        err = width - ctx.scene.gripper_width
+        if abs(err) < 0.004:
+            break
+        ctx.gripper = OPEN if err > 0 else CLOSE
+        yield act(ctx, hold, speed=0.3)
+    ctx.gripper = 0.0  # the Panda gripper holds its fingers where they are on a zero command
 
 
 def wrap_yaw(yaw: float) -> float:
