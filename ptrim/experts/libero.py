@@ -16,7 +16,9 @@ from scipy.spatial.transform import Rotation
 
 from ptrim.experts.control import top_down
 from ptrim.experts.skills import (
+    CAREFUL,
     CLOSE,
+    FORCEFUL,
     OPEN,
     Actions,
     Context,
@@ -149,12 +151,38 @@ def pick(ctx: Context, grasp: Grasp) -> Actions:
         yield from set_gripper(ctx, OPEN)
     clearance = max(0.08, box.top - grasp.point(ctx)[2] + 0.05)
     above = lambda: grasp.point(ctx) + [0, 0, clearance]  # noqa: E731
-    yield from move_to(ctx, above, tol=0.015)
+    travel_z = max(ctx.scene.eef_pos[2], above()[2])  # up first, across, then straight down
+    if ctx.scene.eef_pos[2] < travel_z - 0.02:
+        yield from move_to(ctx, np.r_[ctx.scene.eef_pos[:2], travel_z], tol=0.02)
+    yield from move_to(ctx, lambda: np.r_[above()[:2], travel_z], tol=0.015)
     yield from rotate_to(ctx, grasp.yaw)
     yield from move_to(ctx, above, tol=0.01)
-    yield from move_to(ctx, lambda: grasp.point(ctx), tol=0.006, speed=0.4)
+    yield from move_to(ctx, lambda: grasp.point(ctx), tol=0.006, speed=CAREFUL)
     yield from set_gripper(ctx, CLOSE)
-    yield from move_to(ctx, ctx.scene.eef_pos + [0, 0, 0.1], tol=0.02)
+    yield from lift_clear(ctx, grasp.obj)
+
+
+def lift_clear(ctx: Context, name: str, height: float = 0.1) -> Actions:
+    """Lift a held object; if something overhangs it (an open drawer above a bowl), first slide
+    it out from under, by the shortest of eight horizontal moves that clears."""
+    sc = ctx.scene
+    box = sc.box(name)
+    rect = np.array([box.lo[:2], [box.hi[0], box.lo[1]], box.hi[:2], [box.lo[0], box.hi[1]]])
+    above = [f for f in sc.obstacle_shapes(exclude=name)
+             if f.bottom > box.top - 0.005 and f.bottom < box.top + height + 0.05]
+    if any(f.gap(rect) < 0.01 for f in above):
+        best = None
+        for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+            u = np.array([np.cos(angle), np.sin(angle)])
+            for dist in np.arange(0.02, 0.16, 0.01):
+                if all(f.gap(rect + dist * u) >= 0.01 for f in above):
+                    if best is None or dist < best[0]:
+                        best = (dist, u)
+                    break
+        if best is not None:
+            yield from move_to(ctx, sc.eef_pos + [0, 0, 0.01], tol=0.006, speed=FORCEFUL)
+            yield from move_to(ctx, sc.eef_pos + np.r_[best[0] * best[1], 0.0], tol=0.008, speed=CAREFUL)
+    yield from move_to(ctx, sc.eef_pos + [0, 0, height], tol=0.02)
 
 
 def carry_over(ctx: Context, grasp: Grasp, xy: np.ndarray, clear_z: float) -> Actions:
@@ -168,7 +196,7 @@ def carry_over(ctx: Context, grasp: Grasp, xy: np.ndarray, clear_z: float) -> Ac
 
 def release(ctx: Context, z: float) -> Actions:
     """Lower the grip site to ``z`` (stopping early if the object comes to rest), open, retreat."""
-    yield from move_to(ctx, np.r_[ctx.scene.eef_pos[:2], z], tol=0.008, speed=0.4)
+    yield from move_to(ctx, np.r_[ctx.scene.eef_pos[:2], z], tol=0.008, speed=CAREFUL)
     yield from set_gripper(ctx, OPEN)
     yield from move_to(ctx, ctx.scene.eef_pos + [0, 0, 0.08], tol=0.02)
 
@@ -186,14 +214,27 @@ def _put_in_container(ctx: Context, obj: str, region: str) -> Actions:
 
 def put_on(ctx: Context, obj: str, target: str) -> Actions:
     """``(On obj target)``: set the object down centred on a target object or region."""
-    site = target in ctx.scene.domain.object_sites_dict
-    xy = ctx.scene.site_pos(target)[:2] if site else ctx.scene.body_pos(target)[:2]
-    support = _support_top(ctx, xy, exclude=obj)
+    if target in ctx.scene.domain.object_sites_dict:
+        xy, support = _region_target(ctx, target, exclude=obj)
+    else:
+        xy = ctx.scene.body_pos(target)[:2]
+        support = _support_top(ctx, xy, exclude=obj)
     grasp = plan_grasp(ctx, obj)
     yield from pick(ctx, grasp)
     yield from carry_over(ctx, grasp, xy, support)
     hang = ctx.scene.eef_pos[2] - ctx.scene.box(obj).bottom
     yield from release(ctx, support + hang + 0.01)
+
+
+def _region_target(ctx: Context, region: str, exclude: str) -> tuple[np.ndarray, float]:
+    """Where to set an object down in a region: its centre on a level surface; on a tilted one
+    (a wine rack's shelf) 3 cm toward the side the surface faces, so the object leans into it."""
+    pos = ctx.scene.site_pos(region)
+    normal = ctx.scene.sim.data.get_site_xmat(region)[2]  # LIBERO's 'under' test uses rows
+    tilt = normal[:2]
+    if np.linalg.norm(tilt) > 0.3:
+        return pos[:2] + 0.03 * tilt / np.linalg.norm(tilt), float(pos[2])
+    return pos[:2], _support_top(ctx, pos[:2], exclude=exclude)
 
 
 def _support_top(ctx: Context, xy: np.ndarray, exclude: str) -> float:
@@ -245,26 +286,31 @@ def facing(direction: np.ndarray) -> Rotation:
     return Rotation.from_matrix(np.stack([np.cross(y, z), y, z], axis=1))
 
 
-def open_drawer(ctx: Context, region: str) -> Actions:
+def open_drawer(ctx: Context, region: str, travel: float | None = None) -> Actions:
     """``(Open drawer_region)``: grasp the handle from the front, fingers closing vertically,
-    and pull until the drawer counts as open."""
+    and pull until the drawer counts as open (or has moved ``travel`` metres)."""
     sc = ctx.scene
     d = find_drawer(ctx, region)
-    art = sc.domain.get_object(_owner(ctx, region)).object_properties["articulation"]
-    is_open = lambda: sc.domain.get_object(_owner(ctx, region)).is_open(sc.joint_qpos(d.joint))  # noqa: E731
-    if is_open():
+    owner = sc.domain.get_object(_owner(ctx, region))
+    art = owner.object_properties["articulation"]
+    start_q = sc.joint_qpos(d.joint)
+    if travel is None:
+        done = lambda: owner.is_open(sc.joint_qpos(d.joint))  # noqa: E731
+        travel = abs(max(art["default_open_ranges"], key=abs))
+    else:
+        done = lambda: abs(sc.joint_qpos(d.joint) - start_q) >= travel  # noqa: E731
+    if done():
         return
     yield from move_to(ctx, np.r_[sc.eef_pos[:2], max(sc.eef_pos[2], d.handle[2] + 0.08)], tol=0.02)
     yield from move_to(ctx, d.handle + 0.14 * d.out + [0, 0, 0.04], tol=0.02)
     yield from orient(ctx, facing(-d.out))
     yield from move_to(ctx, d.handle + 0.10 * d.out, tol=0.01)
-    yield from move_to(ctx, d.handle + 0.005 * d.out, tol=0.006, speed=0.3)
+    yield from move_to(ctx, d.handle + 0.005 * d.out, tol=0.006, speed=FORCEFUL)
     yield from set_gripper(ctx, CLOSE)
-    travel = abs(max(art["default_open_ranges"], key=abs)) + 0.02
     start = sc.eef_pos.copy()
     for _ in range(3):  # pull; a slipped handle gets a second try from where the drawer is
-        yield from move_to(ctx, lambda: start + travel * d.out, tol=0.01, speed=0.3, until=is_open)
-        if is_open():
+        yield from move_to(ctx, lambda: start + (travel + 0.02) * d.out, tol=0.01, speed=FORCEFUL, until=done)
+        if done():
             break
     yield from set_gripper(ctx, OPEN)
     yield from move_to(ctx, sc.eef_pos + 0.08 * d.out, tol=0.02)
@@ -287,7 +333,7 @@ def close_drawer(ctx: Context, region: str) -> Actions:
     yield from move_to(ctx, start + [0, 0, 0.1], tol=0.015)
     yield from move_to(ctx, start, tol=0.01)
     depth = abs(sc.joint_qpos(d.joint)) + 0.05
-    yield from move_to(ctx, start - depth * d.out, tol=0.01, speed=0.3, until=is_closed)
+    yield from move_to(ctx, start - depth * d.out, tol=0.01, speed=FORCEFUL, until=is_closed)
     yield from move_to(ctx, sc.eef_pos + 0.06 * d.out + [0, 0, 0.06], tol=0.02)
 
 
@@ -308,7 +354,7 @@ def turn_on(ctx: Context, fixture: str) -> Actions:
     on_angle = min(obj.object_properties["articulation"]["default_turnon_ranges"])
     yield from move_to(ctx, knob + [0, 0, 0.08], tol=0.015)
     yield from rotate_to(ctx, yaw)
-    yield from move_to(ctx, knob, tol=0.006, speed=0.4)
+    yield from move_to(ctx, knob, tol=0.006, speed=CAREFUL)
     yield from set_gripper(ctx, CLOSE)
     is_on = lambda: obj.turn_on(sc.joint_qpos(joint))  # noqa: E731
     yield from rotate_to(ctx, wrap_yaw(yaw + on_angle + 0.35), hold=knob, until=is_on)
@@ -316,34 +362,12 @@ def turn_on(ctx: Context, fixture: str) -> Actions:
     yield from move_to(ctx, sc.eef_pos + [0, 0, 0.08], tol=0.02)
 
 
-def push_to(ctx: Context, obj: str, region: str) -> Actions:
-    """``(On plate table_region)`` for things too wide to grasp: push them there with the
-    closed fingers held just above the table."""
-    sc = ctx.scene
-    target = sc.site_pos(region)[:2]
-    box = sc.box(obj)
-    radius = float(np.max(box.size[:2]) / 2)
-    yield from set_gripper(ctx, CLOSE)
-    for _ in range(3):
-        pos = sc.body_pos(obj)[:2]
-        gap = target - pos
-        if np.linalg.norm(gap) < 0.015:
-            break
-        d = gap / np.linalg.norm(gap)
-        start = np.r_[pos - (radius + 0.03) * d, box.bottom + 0.015]
-        yield from move_to(ctx, start + [0, 0, 0.1], tol=0.015)
-        yield from rotate_to(ctx, wrap_yaw(float(np.arctan2(d[1], d[0]))))
-        yield from move_to(ctx, start, tol=0.01, speed=0.4)
-        end = np.r_[target - (radius + 0.012) * d, start[2]]
-        yield from move_to(ctx, end, tol=0.008, speed=0.3)
-        yield from move_to(ctx, sc.eef_pos + [0, 0, 0.08], tol=0.02)
-
-
 def put_in(ctx: Context, obj: str, region: str) -> Actions:
     """``(In obj region)``: into a container (basket, caddy) or into a drawer, opening the
     drawer first when it is closed."""
-    if sc_is_drawer(ctx, region):
-        yield from open_drawer(ctx, region)
+    if sc_is_drawer(ctx, region):  # open it just enough for the object to go in from above
+        width = float(np.max(ctx.scene.box(obj).size[:2]))
+        yield from open_drawer(ctx, region, travel=width + 0.015)
     yield from _put_in_container(ctx, obj, region)
 
 
@@ -352,17 +376,9 @@ def sc_is_drawer(ctx: Context, region: str) -> bool:
     return bool(site is not None and getattr(site, "joints", None))
 
 
-def put_on_or_push(ctx: Context, obj: str, target: str) -> Actions:
-    """``(On obj target)``: carry it there, or push it when it is too wide to hold."""
-    if not _side_grasps(ctx, obj) and ctx.scene.box(obj).size[2] < 0.03:  # a plate
-        yield from push_to(ctx, obj, target)
-    else:
-        yield from put_on(ctx, obj, target)
-
-
 RECIPES = {
     "in": put_in,
-    "on": put_on_or_push,
+    "on": put_on,
     "open": open_drawer,
     "close": close_drawer,
     "turnon": turn_on,

@@ -42,10 +42,11 @@ class Box:
 @dataclass(frozen=True)
 class Footprint:
     """An obstacle seen from above: a convex polygon (counter-clockwise xy vertices) and the
-    height of its top."""
+    heights of its top and bottom."""
 
     poly: np.ndarray
     top: float
+    bottom: float
 
     @classmethod
     def of(cls, corners: np.ndarray) -> Footprint:
@@ -55,7 +56,7 @@ class Footprint:
             poly = xy[hull.vertices]
         except QhullError:  # flat in xy (a vertical plane seen edge-on): keep its extent
             poly = np.array([xy.min(0), [xy.max(0)[0], xy.min(0)[1]], xy.max(0), [xy.min(0)[0], xy.max(0)[1]]])
-        return cls(poly, float(corners[:, 2].max()))
+        return cls(poly, float(corners[:, 2].max()), float(corners[:, 2].min()))
 
     def gap(self, rect: np.ndarray) -> float:
         """Separation from a convex polygon ``rect`` along the best separating axis (a lower bound

@@ -22,6 +22,8 @@ from ptrim.experts.control import pose_action, top_down
 from ptrim.experts.scene import Scene
 
 OPEN, CLOSE = -1.0, 1.0
+# position command caps (fraction of 5 cm/step): free moves, final approaches, pulling/holding
+FAST, CAREFUL, FORCEFUL = 1.0, 0.5, 0.4
 Actions = Generator[np.ndarray, None, None]
 
 
@@ -58,7 +60,7 @@ def move_to(
     target: np.ndarray | Callable[[], np.ndarray],
     *,
     tol: float = 0.01,
-    speed: float = 0.6,
+    speed: float = FAST,
     max_steps: int = 80,
     stall_steps: int = 6,
     until: Callable[[], bool] | None = None,
@@ -93,7 +95,7 @@ def set_gripper(ctx: Context, command: float, hold: np.ndarray | None = None, ma
     last = ctx.scene.gripper_width
     still = 0
     for i in range(max_steps):
-        yield act(ctx, hold, speed=0.3)
+        yield act(ctx, hold, speed=FORCEFUL)
         width = ctx.scene.gripper_width
         still = still + 1 if abs(width - last) < 5e-4 else 0
         last = width
@@ -121,7 +123,7 @@ def orient(
             return
         if until is not None and until():
             return
-        yield act(ctx, hold, speed=0.3)
+        yield act(ctx, hold, speed=FORCEFUL)
 
 
 def set_width(ctx: Context, width: float, hold: np.ndarray | None = None, max_steps: int = 25) -> Actions:
@@ -132,7 +134,7 @@ def set_width(ctx: Context, width: float, hold: np.ndarray | None = None, max_st
         if abs(err) < 0.004:
             break
         ctx.gripper = OPEN if err > 0 else CLOSE
-        yield act(ctx, hold, speed=0.3)
+        yield act(ctx, hold, speed=FORCEFUL)
     ctx.gripper = 0.0  # the Panda gripper holds its fingers where they are on a zero command
 
 
