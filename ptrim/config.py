@@ -142,6 +142,24 @@ class RolloutConfig:
 
 
 @dataclass(config=_STRICT)
+class DemosConfig:
+    """Expert demonstrations (rendered for the suites in ``libero.suites``) and the expert
+    success table (physics only, for ``expert_suites``)."""
+
+    per_task: Annotated[int, Field(ge=1, le=50)]  # one demo from each of the first N states
+    redundancy: Annotated[float, Field(ge=0.0, le=1.0)]  # human-like redundancy level
+    attempts: Annotated[int, Field(ge=1, le=10)]  # expert tries per initial state
+    workers: Annotated[int, Field(ge=1, le=64)]  # processes (niced) recording in parallel
+    expert_suites: Annotated[tuple[str, ...], Field(min_length=1)]
+    expert_init_states: Annotated[int, Field(ge=1, le=50)]
+
+    @field_validator("expert_suites")
+    @classmethod
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(libero_setup.canonical_suite(s) for s in v)
+
+
+@dataclass(config=_STRICT)
 class EnvCheckConfig:
     """The environment check stage: build each suite, render, time stepping."""
 
@@ -166,6 +184,7 @@ class Config:
     libero: LiberoConfig
     rollout: RolloutConfig
     envcheck: EnvCheckConfig
+    demos: DemosConfig
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
@@ -265,6 +284,7 @@ _SECTIONS: dict[tuple[str, ...], type] = {
     ("libero",): LiberoConfig,
     ("rollout",): RolloutConfig,
     ("envcheck",): EnvCheckConfig,
+    ("demos",): DemosConfig,
     ("models", "*"): ModelConfig,
 }
 

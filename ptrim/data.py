@@ -488,6 +488,16 @@ class DemoFile:
             array = array[:, ::-1] if t is None else array[::-1]
         return np.ascontiguousarray(array)
 
+    def events(self, index: int) -> list[dict[str, Any]]:
+        """The redundancy events recorded for demo ``index`` (attributes only; [] if none)."""
+        attrs, where = self._data[self._key(index)].attrs, f"{self.path}: {self._key(index)}"
+        return _json_attr(attrs, "events", where) if "events" in attrs else []
+
+    def meta(self, index: int) -> dict[str, Any]:
+        """The per-demo facts of demo ``index`` (attributes only; {} if none)."""
+        attrs, where = self._data[self._key(index)].attrs, f"{self.path}: {self._key(index)}"
+        return _json_attr(attrs, "meta", where) if "meta" in attrs else {}
+
     def __getitem__(self, index: int) -> Demo:
         """Demo ``index`` with every array loaded, images upright.
 
@@ -513,8 +523,8 @@ class DemoFile:
             **arrays,
             obs=obs,
             init_state=np.asarray(init_state, dtype=np.float64),
-            events=_json_attr(attrs, "events", where) if "events" in attrs else [],
-            meta=_json_attr(attrs, "meta", where) if "meta" in attrs else {},
+            events=self.events(index),
+            meta=self.meta(index),
         )
 
     def close(self) -> None:

@@ -157,6 +157,12 @@ def pick(ctx: Context, grasp: Grasp) -> Actions:
     yield from move_to(ctx, lambda: np.r_[above()[:2], travel_z], tol=0.015)
     yield from rotate_to(ctx, grasp.yaw)
     yield from move_to(ctx, above, tol=0.01)
+    if ctx.redundancy is not None:
+        yield from ctx.redundancy.before_grasp(
+            ctx, lambda: grasp.point(ctx),
+            move=lambda f: move_to(ctx, f, tol=0.006, speed=CAREFUL, inject=False),
+            grip=lambda closed: set_gripper(ctx, CLOSE if closed else OPEN),
+        )
     yield from move_to(ctx, lambda: grasp.point(ctx), tol=0.006, speed=CAREFUL)
     yield from set_gripper(ctx, CLOSE)
     yield from lift_clear(ctx, grasp.obj)

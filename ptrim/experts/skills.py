@@ -19,6 +19,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ptrim.experts.control import pose_action, top_down
+from ptrim.experts.redundancy import Redundancy
 from ptrim.experts.scene import Scene
 
 OPEN, CLOSE = -1.0, 1.0
@@ -35,9 +36,8 @@ class Context:
     rng: np.random.Generator
     rot: Rotation = field(default_factory=lambda: top_down(0.0))  # target gripper orientation
     gripper: float = OPEN
-    events: list[dict] = field(default_factory=list)
     step: int = 0  # env steps taken so far (the driver updates it)
-    injector: Callable | None = None  # redundancy hooks (see ptrim.experts.redundancy)
+    redundancy: Redundancy | None = None  # human-like redundancy; None: near-minimal expert
 
     @property
     def yaw(self) -> float:
@@ -64,12 +64,23 @@ def move_to(
     max_steps: int = 80,
     stall_steps: int = 6,
     until: Callable[[], bool] | None = None,
+    inject: bool = True,
 ) -> Actions:
     """Move the end effector to ``target`` (a point or a function of the scene) with the current
     yaw and gripper command; done within ``tol`` metres and aligned, or when progress stalls
     (the arm is blocked) for ``stall_steps``, or after ``max_steps``, or as soon as ``until()``
-    holds (a drawer that opened, a knob that turned)."""
+    holds (a drawer that opened, a knob that turned). Free moves (``speed=FAST``) are where a
+    redundant expert hesitates, detours and slows down (``inject=False`` to prevent it)."""
     get = target if callable(target) else (lambda: target)
+    r = ctx.redundancy
+    if r is not None and inject and speed >= FAST:
+        if ctx.step < r.budget_steps:  # near the step limit even a slow demonstrator hurries
+            speed *= r.speed_scale
+        yield from r.before_move(
+            ctx, np.asarray(get()),
+            hold=lambda p: act(ctx, p, speed=FORCEFUL),
+            move=lambda w: move_to(ctx, w, tol=0.03, speed=speed, inject=False),
+        )
     best, stalled = np.inf, 0
     for _ in range(max_steps):
         if until is not None and until():

@@ -1,0 +1,387 @@
+"""Record expert demonstrations: run, keep the successes, render them, write HDF5.
+
+An expert runs without rendering (physics only), recording the simulator state before every
+action. Only successful episodes are rendered afterwards, by restoring each saved state — the
+same pixels at about half the cost of rendering failed attempts too. Demonstrations go to one
+LIBERO-layout HDF5 file per task (:mod:`ptrim.data`), appended one at a time, so an interrupted
+run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptrim.data import DataError, Demo, DemoFile, DemoWriter
+
+WAIT_AFTER_EXPERT = 25  # steps an expert may hold still after its last move for success to register
+
+
+def episode_seed(*parts: Any) -> int:
+    """A stable 32-bit seed from any parts (suite, task, initial state, attempt, base seed)."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@dataclass
+class ExpertEpisode:
+    """What one expert run leaves: per-step simulator states, robot readings and actions."""
+
+    init_state: int
+    seed: int
+    redundancy: float
+    success: bool = False
+    steps: int = 0
+    actions: list[np.ndarray] = field(default_factory=list)
+    states: list[np.ndarray] = field(default_factory=list)
+    robot: list[dict[str, np.ndarray]] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    speed_scale: float = 1.0
+
+
+def run_expert(env, init_state: int, *, seed: int, redundancy: float = 0.0) -> ExpertEpisode:
+    """Run the LIBERO expert from one initial state until success or the step limit."""
+    from ptrim.experts.libero import expert
+    from ptrim.experts.redundancy import Redundancy
+    from ptrim.experts.scene import Scene
+    from ptrim.experts.skills import Context, act
+
+    rng = np.random.default_rng(seed)
+    env.reset(init_state)
+    ctx = Context(scene=Scene(env), rng=rng)
+    if redundancy > 0:
+        ctx.redundancy = Redundancy(redundancy, rng, budget_steps=int(0.55 * env.max_steps))
+    ep = ExpertEpisode(init_state, seed, redundancy)
+    plan = expert(ctx)
+    finished_at, hold = None, None
+    while ep.steps < env.max_steps:
+        try:
+            action = next(plan)
+        except StopIteration:  # the expert is done: hold still while things settle
+            if finished_at is None:
+                finished_at, hold = ep.steps, ctx.scene.eef_pos.copy()
+            if ep.steps - finished_at >= WAIT_AFTER_EXPERT:
+                break
+            action = act(ctx, hold)
+        ep.states.append(env.get_state())
+        ep.robot.append(_robot_reading(env))
+        ep.actions.append(np.asarray(action, dtype=np.float32))
+        success = env.step(action)
+        ep.steps += 1
+        ctx.step += 1
+        if success:
+            ep.success = True
+            break
+    if ctx.redundancy is not None:
+        ep.events, ep.speed_scale = ctx.redundancy.events, ctx.redundancy.speed_scale
+    return ep
+
+
+def _robot_reading(env) -> dict[str, np.ndarray]:
+    from robosuite.utils.transform_utils import quat2axisangle
+
+    o = env._last
+    return {
+        "ee_pos": np.asarray(o["robot0_eef_pos"], np.float64),
+        "ee_ori": quat2axisangle(np.asarray(o["robot0_eef_quat"])),
+        "ee_quat": np.asarray(o["robot0_eef_quat"], np.float64),
+        "gripper_states": np.asarray(o["robot0_gripper_qpos"], np.float64),
+        "joint_states": np.asarray(o["robot0_joint_pos"], np.float64),
+    }
+
+
+def render_states(env, states: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Images of every saved state, per camera, upright: ``{camera: uint8 [T, S, S, 3]}``."""
+    frames: dict[str, list[np.ndarray]] = {c: [] for c in env.cameras}
+    for state in states:
+        env.set_state(state)
+        for cam, img in env.observe()["images"].items():
+            frames[cam].append(img)
+    return {c: np.stack(f) for c, f in frames.items()}
+
+
+CAMERA_KEYS = {"agentview": "agentview_rgb", "wrist": "eye_in_hand_rgb"}
+
+
+def to_demo(ep: ExpertEpisode, images: dict[str, np.ndarray], init_vector: np.ndarray) -> Demo:
+    """An :class:`ExpertEpisode` in the LIBERO/robomimic demonstration layout."""
+    T = ep.steps
+    r = {k: np.stack([x[k] for x in ep.robot]) for k in ep.robot[0]}
+    rewards = np.zeros(T, np.uint8)
+    dones = np.zeros(T, np.uint8)
+    rewards[-1] = dones[-1] = 1 if ep.success else 0
+    obs = {CAMERA_KEYS[c]: img for c, img in images.items()}
+    obs |= {
+        "ee_pos": r["ee_pos"],
+        "ee_ori": r["ee_ori"],
+        "ee_states": np.concatenate([r["ee_pos"], r["ee_ori"]], axis=1),
+        "gripper_states": r["gripper_states"],
+        "joint_states": r["joint_states"],
+    }
+    return Demo(
+        actions=np.stack(ep.actions),
+        states=np.stack(ep.states),
+        robot_states=np.concatenate([r["gripper_states"], r["ee_pos"], r["ee_quat"]], axis=1),
+        rewards=rewards,
+        dones=dones,
+        obs=obs,
+        init_state=init_vector,
+        events=ep.events,
+        meta={"init_index": ep.init_state, "seed": ep.seed, "redundancy": ep.redundancy,
+              "speed_scale": round(ep.speed_scale, 4), "expert": "ptrim.experts.libero"},
+    )
+
+
+def expert_attempt(env, base_seed: int, init: int, attempt: int, redundancy: float) -> ExpertEpisode:
+    """Try ``attempt`` (0, 1, …) from one initial state. Each retry halves the redundancy, so a
+    task whose minimal solution is close to the step limit still gets a (less redundant)
+    demonstration; the level actually used is recorded with the demo."""
+    seed = episode_seed(base_seed, env.suite, env.task, init, attempt)
+    return run_expert(env, init, seed=seed, redundancy=redundancy * 0.5**attempt)
+
+
+# ---------------------------------------------------------------------------- one task
+@dataclass
+class TaskJob:
+    """Everything a worker needs to record one task's demonstrations."""
+
+    suite: str
+    task: str
+    path: Path  # HDF5 file of this task
+    init_states: list[int]  # initial states to demonstrate from, in order (one demo each)
+    redundancy: float
+    seed: int
+    image_size: int
+    cameras: tuple[str, ...]
+    max_steps: int
+    settle_steps: int
+    attempts: int = 3  # tries per initial state before it is skipped
+
+
+def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
+    """Record one demonstration per initial state of ``job`` (resuming a partial file) and
+    return ``{kept, tried, failed_inits, steps: [...]}``."""
+    from ptrim.envs.libero import LiberoEnv
+
+    env = LiberoEnv(job.suite, job.task, image_size=job.image_size, cameras=job.cameras,
+                    max_steps=job.max_steps, settle_steps=job.settle_steps, seed=job.seed)
+    done = _recorded_inits(job.path)
+    problem_info = {"problem_name": job.suite, "domain_name": "libero",
+                    "language_instruction": env.instruction}
+    env_args = {"env_name": job.task, "type": 1, "env_kwargs": {
+        "suite": job.suite, "task": job.task, "camera_heights": job.image_size,
+        "camera_widths": job.image_size, "cameras": list(job.cameras),
+        "control_freq": env.control_hz, "settle_steps": job.settle_steps}}
+    stats = {"kept": len(done), "tried": 0, "failed_inits": [], "steps": []}
+    job.path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        writer = DemoWriter(job.path, problem_info=problem_info, env_args=env_args,
+                            image_convention="opencv", attrs=_signature(job), append=True)
+    except DataError:  # recorded with other settings: start this task over
+        job.path.unlink()
+        done, stats["kept"] = set(), 0
+        writer = DemoWriter(job.path, problem_info=problem_info, env_args=env_args,
+                            image_convention="opencv", attrs=_signature(job), append=True)
+    with writer:
+        for init in job.init_states:
+            if init in done:
+                if progress is not None:
+                    progress.update(1)
+                continue
+            for attempt in range(job.attempts):
+                ep = expert_attempt(env, job.seed, init, attempt, job.redundancy)
+                stats["tried"] += 1
+                if ep.success:
+                    images = render_states(env, ep.states)
+                    writer.add(to_demo(ep, images, env.init_state(init)))
+                    stats["kept"] += 1
+                    stats["steps"].append(ep.steps)
+                    break
+            else:
+                stats["failed_inits"].append(init)
+            if progress is not None:
+                progress.update(1)
+    env.close()
+    return stats
+
+
+def _signature(job: TaskJob) -> dict[str, str]:
+    """What makes two recordings of a task interchangeable (checked before resuming)."""
+    import json
+
+    keys = ("redundancy", "seed", "image_size", "cameras", "max_steps", "settle_steps", "attempts")
+    return {"ptrim_recording": json.dumps({k: getattr(job, k) for k in keys}, sort_keys=True)}
+
+
+def _recorded_inits(path: Path) -> set[int]:
+    if not path.exists():
+        return set()
+    with DemoFile(path) as f:
+        return {int(f.meta(i).get("init_index", -1)) for i in range(len(f))}
+
+
+def _worker_init() -> None:
+    os.nice(5)  # demo generation yields to interactive work on the same machine
+
+
+# ---------------------------------------------------------------------------- expert success
+def expert_success(
+    suite: str, task: str, init_states: list[int], *, redundancy: float, attempts: int,
+    seed: int, max_steps: int, settle_steps: int,
+) -> dict[str, Any]:
+    """The expert from each of ``init_states`` (physics only): with ``attempts = 1`` its plain
+    success rate; with more, the yield of demonstration recording (:func:`expert_attempt`)."""
+    from ptrim.envs.libero import LiberoEnv
+
+    env = LiberoEnv(suite, task, image_size=32, cameras=("agentview",), max_steps=max_steps,
+                    settle_steps=settle_steps, seed=seed)
+    kept = []
+    for i in init_states:
+        for attempt in range(attempts):
+            ep = expert_attempt(env, seed, i, attempt, redundancy)
+            if ep.success:
+                kept.append(ep)
+                break
+    env.close()
+    return {
+        "success_rate": len(kept) / len(init_states),
+        "mean_steps": float(np.mean([e.steps for e in kept])) if kept else None,
+        "n": len(init_states),
+        "steps": [e.steps for e in kept],
+        "events": [len(e.events) for e in kept],
+        "levels": [e.redundancy for e in kept],
+    }
+
+
+# ---------------------------------------------------------------------------- a whole suite
+def _call(args: tuple) -> tuple:
+    fn, key, kwargs = args
+    return key, fn(**kwargs)
+
+
+def run_parallel(calls: list[tuple], workers: int, desc: str) -> dict:
+    """Run ``(fn, key, kwargs)`` calls in ``workers`` niced processes (or inline for 1), with a
+    progress bar; returns ``{key: result}``."""
+    from tqdm.auto import tqdm
+
+    results = {}
+    bar = tqdm(total=len(calls), desc=desc)
+    if workers <= 1:
+        for c in calls:
+            key, out = _call(c)
+            results[key] = out
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+            for key, out in pool.imap_unordered(_call, calls):
+                results[key] = out
+                bar.update(1)
+    bar.close()
+    return results
+
+
+def record_suite(cfg, suite: str, out_dir: Path) -> dict[str, dict]:
+    """Demonstrations for every selected task of ``suite`` into ``out_dir/<task>.hdf5``."""
+    lib, d = cfg.libero, cfg.demos
+    calls = []
+    for task in lib.task_list(suite):
+        job = TaskJob(
+            suite=suite, task=task, path=Path(out_dir) / f"{task}_demo.hdf5",
+            init_states=list(range(d.per_task)), redundancy=d.redundancy, seed=cfg.seed,
+            image_size=lib.image_size, cameras=tuple(lib.cameras),
+            max_steps=lib.max_steps[suite], settle_steps=lib.settle_steps, attempts=d.attempts,
+        )
+        calls.append((record_task, task, {"job": job}))
+    return run_parallel(calls, d.workers, f"demos {suite}")
+
+
+def evaluate_suite(cfg, suite: str, redundancy: float, attempts: int) -> dict[str, dict]:
+    """Expert success per task of ``suite`` on its first ``demos.expert_init_states`` states."""
+    lib, d = cfg.libero, cfg.demos
+    inits = list(range(d.expert_init_states))
+    calls = [
+        (expert_success, task, {
+            "suite": suite, "task": task, "init_states": inits, "redundancy": redundancy,
+            "attempts": attempts, "seed": cfg.seed, "max_steps": lib.max_steps[suite],
+            "settle_steps": lib.settle_steps})
+        for task in lib.task_list(suite)
+    ]
+    return run_parallel(calls, d.workers, f"expert {suite} r={redundancy}")
+
+
+def expert_table(minimal: dict, redundant: dict) -> dict[str, dict]:
+    """``{task: {success_rate, mean_steps, n, ...}}``: the expert's own success and steps
+    (redundancy 0, one try per initial state), then what demonstration recording yields at the
+    profile's redundancy (``*_demos``), with the step spread and the length ratio."""
+    out = {}
+    for task, r in redundant.items():
+        m = minimal[task]
+        steps = np.array(r["steps"], float)
+        out[task] = {
+            "success_rate": m["success_rate"],
+            "mean_steps": m["mean_steps"],
+            "n": m["n"],
+            "steps": m["steps"],
+            "success_rate_demos": r["success_rate"],
+            "mean_steps_demos": r["mean_steps"],
+            "steps_demos": r["steps"],
+            "step_cv_demos": float(steps.std() / steps.mean()) if len(steps) > 1 else None,
+            "events_per_demo": float(np.mean(r["events"])) if r["events"] else 0.0,
+            "mean_level_demos": float(np.mean(r["levels"])) if r["levels"] else None,
+            "length_ratio": (r["mean_steps"] / m["mean_steps"])
+            if r["mean_steps"] and m["mean_steps"] else None,
+        }
+    return out
+
+
+def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
+    """The ``demos@suite`` stage: record demonstrations if the profile trains on ``suite``,
+    measure the expert if the profile lists it; returns ``{"table": ..., "recorded": ...}``."""
+    recorded = {}
+    if suite in cfg.libero.suites:
+        recorded = record_suite(cfg, suite, demo_dir)
+    table = {}
+    if suite in cfg.demos.expert_suites:
+        minimal = evaluate_suite(cfg, suite, 0.0, attempts=1)
+        redundant = evaluate_suite(cfg, suite, cfg.demos.redundancy, cfg.demos.attempts)
+        table = expert_table(minimal, redundant)
+    return {"table": table, "recorded": recorded}
+
+
+def merge_tables(paths: list[Path]) -> dict[str, dict]:
+    """``data/metrics/experts.json``: ``{suite: {task: {success_rate, mean_steps, n, ...}}}``
+    from the per-suite files (suites the profile did not measure are left out)."""
+    import json
+
+    out = {}
+    for p in sorted(paths):
+        table = json.loads(Path(p).read_text())
+        if table:
+            out[Path(p).stem] = table
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m ptrim.demos")
+    sub = parser.add_subparsers(dest="what", required=True)
+    m = sub.add_parser("merge", help="per-suite expert tables -> one experts.json")
+    m.add_argument("src", type=Path)
+    m.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    table = merge_tables(list(args.src.glob("*.json")))
+    args.out.write_text(json.dumps(table, indent=1) + "\n")
+    print(f"{args.out}: {', '.join(table) or 'no suite measured'}")
+
+
+if __name__ == "__main__":
+    main()
