@@ -41,6 +41,7 @@ MAX_OPENING = 0.075  # widest object side the fingers can take
 FINGER_OFFSET = 0.045  # open finger centre from the grip site, along the closing axis
 FINGER_HALF, FINGER_HALF_WIDTH = 0.008, 0.012
 FINGERTIP_BELOW = 0.013  # fingertips below the grip site
+COMFORT_REACH = 0.62  # horizontal distance from the arm's base beyond which reach gets hard
 RIM_DEPTHS = (0.015, 0.011, 0.007)  # grip site below the rim of a bowl held by its wall
 
 
@@ -52,26 +53,31 @@ class Grasp:
     obj: str
     offset: np.ndarray
     yaw: float
+    rest_offset: np.ndarray  # object origin minus its bottom centre (xy), resting upright
 
     def point(self, ctx: Context) -> np.ndarray:
         """The grip-site target now (it follows the object if the object moves)."""
         return ctx.scene.body_pos(self.obj) + self.offset
 
 
-def plan_grasp(ctx: Context, name: str) -> Grasp:
+def plan_grasp(ctx: Context, name: str, place_xy: np.ndarray | None = None) -> Grasp:
     """The best grasp of ``name``: across a side the fingers can span (small objects) or on the
-    wall of a wide one (bowls), turned so the long Panda hand clears neighbouring objects."""
+    wall of a wide one (bowls), turned so the long Panda hand clears neighbouring objects, and
+    held on the side that keeps the arm within reach where the object will be put down."""
     candidates = _side_grasps(ctx, name) or _rim_grasps(ctx, name)
     origin = ctx.scene.body_pos(name)
     obstacles = ctx.scene.obstacle_shapes(exclude=name)
+    base = ctx.scene.robot_base()[:2]
 
     def score(c):
         point, yaw, deviation = c
         clear = min(_clearance(obstacles, point, yaw), 0.02)
-        return clear, -deviation - 0.2 * abs(wrap_yaw(yaw - ctx.yaw))
+        ends = [point[:2]] + ([place_xy + point[:2] - origin[:2]] if place_xy is not None else [])
+        overreach = max(max(np.linalg.norm(e - base) for e in ends) - COMFORT_REACH, 0.0)
+        return clear, -deviation - 0.2 * abs(wrap_yaw(yaw - ctx.yaw)) - 10 * overreach
 
     point, yaw, _ = max(candidates, key=score)
-    return Grasp(name, point - origin, yaw)
+    return Grasp(name, point - origin, yaw, origin[:2] - _bottom_center(ctx.scene, name))
 
 
 def _side_grasps(ctx: Context, name: str) -> list[tuple[np.ndarray, float, float]]:
@@ -194,10 +200,23 @@ def lift_clear(ctx: Context, name: str, height: float = 0.1) -> Actions:
 def carry_over(ctx: Context, grasp: Grasp, xy: np.ndarray, clear_z: float) -> Actions:
     """Carry the held object so that its origin is above ``xy`` with its bottom above
     ``clear_z``."""
-    hang = ctx.scene.eef_pos[2] - ctx.scene.box(grasp.obj).bottom
-    travel_z = max(clear_z + hang + 0.03, ctx.scene.eef_pos[2])
-    yield from move_to(ctx, np.r_[ctx.scene.eef_pos[:2], travel_z], tol=0.02)
-    yield from move_to(ctx, np.r_[xy + grasp.offset[:2], travel_z], tol=0.015)
+    sc = ctx.scene
+    hang = sc.eef_pos[2] - sc.box(grasp.obj).bottom
+    travel_z = max(clear_z + hang + 0.03, sc.eef_pos[2])
+    yield from move_to(ctx, np.r_[sc.eef_pos[:2], travel_z], tol=0.02)
+    # Aim the point the object will land on, not its origin: a bowl held by the rim hangs
+    # tilted, and its origin moves when it settles flat; its lowest point does not.
+    land = xy - grasp.rest_offset
+    held = lambda: sc.eef_pos[:2] - _bottom_center(sc, grasp.obj)  # noqa: E731
+    yield from move_to(ctx, lambda: np.r_[land + held(), travel_z], tol=0.015)
+    yield from move_to(ctx, lambda: np.r_[land + held(), travel_z], tol=0.006, speed=CAREFUL)
+
+
+def _bottom_center(sc, name: str) -> np.ndarray:
+    """Centre (xy) of the lowest part of an object: where it touches a surface first."""
+    pts = np.concatenate(sc.geom_corners(name))
+    low = pts[pts[:, 2] < pts[:, 2].min() + 0.01]
+    return low[:, :2].mean(0)
 
 
 def release(ctx: Context, z: float) -> Actions:
@@ -210,10 +229,11 @@ def release(ctx: Context, z: float) -> Actions:
 def _put_in_container(ctx: Context, obj: str, region: str) -> Actions:
     """Drop the object inside the container region, low but with the hand clear of the rim."""
     container = _owner(ctx, region)
-    grasp = plan_grasp(ctx, obj)
+    xy = ctx.scene.site_pos(region)[:2]
+    grasp = plan_grasp(ctx, obj, place_xy=xy)
     yield from pick(ctx, grasp)
     box = ctx.scene.box(container)
-    yield from carry_over(ctx, grasp, ctx.scene.site_pos(region)[:2], box.top)
+    yield from carry_over(ctx, grasp, xy, box.top)
     hang = ctx.scene.eef_pos[2] - ctx.scene.box(obj).bottom
     yield from release(ctx, max(box.bottom + 0.04 + hang, box.top - HAND_ABOVE_TIPS + 0.015))
 
@@ -225,7 +245,7 @@ def put_on(ctx: Context, obj: str, target: str) -> Actions:
     else:
         xy = ctx.scene.body_pos(target)[:2]
         support = _support_top(ctx, xy, exclude=obj)
-    grasp = plan_grasp(ctx, obj)
+    grasp = plan_grasp(ctx, obj, place_xy=xy)
     yield from pick(ctx, grasp)
     yield from carry_over(ctx, grasp, xy, support)
     hang = ctx.scene.eef_pos[2] - ctx.scene.box(obj).bottom

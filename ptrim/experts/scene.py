@@ -115,6 +115,9 @@ class Scene:
         q = self.gripper_qpos
         return float(q[0] - q[1])
 
+    def robot_base(self) -> np.ndarray:
+        return np.array(self.sim.data.body_xpos[self.model.body_name2id("robot0_base")])
+
     # ------------------------------------------------------------ objects
     def body_pos(self, name: str) -> np.ndarray:
         return np.array(self.sim.data.body_xpos[self.domain.obj_body_id[name]])
