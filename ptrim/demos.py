@@ -264,25 +264,30 @@ def _call(args: tuple) -> tuple:
     return key, fn(**kwargs)
 
 
-def run_parallel(calls: list[tuple], workers: int, desc: str) -> dict:
+def run_parallel(calls: list[tuple], workers: int, desc: str, on_result=None) -> dict:
     """Run ``(fn, key, kwargs)`` calls in ``workers`` niced processes (or inline for 1), with a
-    progress bar; returns ``{key: result}``."""
+    progress bar; returns ``{key: result}`` and hands each to ``on_result(key, result)`` as it
+    arrives."""
     from tqdm.auto import tqdm
 
     results = {}
     bar = tqdm(total=len(calls), desc=desc)
-    if workers <= 1:
+
+    def take(key, out):
+        results[key] = out
+        if on_result is not None:
+            on_result(key, out)
+        bar.update(1)
+
+    if workers <= 1 or len(calls) <= 1:
         for c in calls:
-            key, out = _call(c)
-            results[key] = out
-            bar.update(1)
+            take(*_call(c))
     else:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+        with mp.get_context("spawn").Pool(min(workers, len(calls)), initializer=_worker_init) as pool:
             for key, out in pool.imap_unordered(_call, calls):
-                results[key] = out
-                bar.update(1)
+                take(key, out)
     bar.close()
     return results
 
@@ -302,18 +307,32 @@ def record_suite(cfg, suite: str, out_dir: Path) -> dict[str, dict]:
     return run_parallel(calls, d.workers, f"demos {suite}")
 
 
-def evaluate_suite(cfg, suite: str, redundancy: float, attempts: int) -> dict[str, dict]:
-    """Expert success per task of ``suite`` on its first ``demos.expert_init_states`` states."""
+def evaluate_suite(
+    cfg, suite: str, redundancy: float, attempts: int, cache: Path | None = None,
+) -> dict[str, dict]:
+    """Expert success per task of ``suite`` on its first ``demos.expert_init_states`` states.
+    Finished tasks are kept in ``cache`` (a JSON file) so an interrupted run resumes."""
+    import json
+
     lib, d = cfg.libero, cfg.demos
     inits = list(range(d.expert_init_states))
-    calls = [
-        (expert_success, task, {
-            "suite": suite, "task": task, "init_states": inits, "redundancy": redundancy,
-            "attempts": attempts, "seed": cfg.seed, "max_steps": lib.max_steps[suite],
-            "settle_steps": lib.settle_steps})
-        for task in lib.task_list(suite)
-    ]
-    return run_parallel(calls, d.workers, f"expert {suite} r={redundancy}")
+    kwargs = {task: {"suite": suite, "task": task, "init_states": inits, "redundancy": redundancy,
+                     "attempts": attempts, "seed": cfg.seed, "max_steps": lib.max_steps[suite],
+                     "settle_steps": lib.settle_steps}
+              for task in lib.task_list(suite)}
+    done = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    done = {t: r["result"] for t, r in done.items() if t in kwargs and r["kwargs"] == kwargs[t]}
+
+    def keep(task: str, result: dict) -> None:
+        done[task] = result
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({t: {"kwargs": kwargs[t], "result": r}
+                                         for t, r in done.items()}))
+
+    calls = [(expert_success, t, kw) for t, kw in kwargs.items() if t not in done]
+    run_parallel(calls, d.workers, f"expert {suite} r={redundancy}", on_result=keep)
+    return {t: done[t] for t in kwargs}
 
 
 def expert_table(minimal: dict, redundant: dict) -> dict[str, dict]:
@@ -349,8 +368,9 @@ def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
         recorded = record_suite(cfg, suite, demo_dir)
     table = {}
     if suite in cfg.demos.expert_suites:
-        minimal = evaluate_suite(cfg, suite, 0.0, attempts=1)
-        redundant = evaluate_suite(cfg, suite, cfg.demos.redundancy, cfg.demos.attempts)
+        minimal = evaluate_suite(cfg, suite, 0.0, 1, cache=demo_dir / "expert_r0.json")
+        redundant = evaluate_suite(cfg, suite, cfg.demos.redundancy, cfg.demos.attempts,
+                                   cache=demo_dir / "expert_demos.json")
         table = expert_table(minimal, redundant)
     return {"table": table, "recorded": recorded}
 
