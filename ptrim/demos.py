@@ -22,6 +22,10 @@ from ptrim.data import DataError, Demo, DemoFile, DemoWriter
 WAIT_AFTER_EXPERT = 25  # steps an expert may hold still after its last move for success to register
 
 
+class UnsupportedTask(RuntimeError):
+    """The expert has no recipe for (part of) this task's goal."""
+
+
 def episode_seed(*parts: Any) -> int:
     """A stable 32-bit seed from any parts (suite, task, initial state, attempt, base seed)."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
@@ -46,7 +50,7 @@ class ExpertEpisode:
 
 def run_expert(env, init_state: int, *, seed: int, redundancy: float = 0.0) -> ExpertEpisode:
     """Run the LIBERO expert from one initial state until success or the step limit."""
-    from ptrim.experts.libero import expert
+    from ptrim.experts.libero import expert, unsupported
     from ptrim.experts.redundancy import Redundancy
     from ptrim.experts.scene import Scene
     from ptrim.experts.skills import Context, act
@@ -54,6 +58,8 @@ def run_expert(env, init_state: int, *, seed: int, redundancy: float = 0.0) -> E
     rng = np.random.default_rng(seed)
     env.reset(init_state)
     ctx = Context(scene=Scene(env), rng=rng)
+    if (reason := unsupported(ctx.scene)) is not None:
+        raise UnsupportedTask(f"{env.suite}/{env.task}: {reason}")
     if redundancy > 0:
         ctx.redundancy = Redundancy(redundancy, rng, budget_steps=int(0.55 * env.max_steps))
     ep = ExpertEpisode(init_state, seed, redundancy)
@@ -132,12 +138,19 @@ def to_demo(ep: ExpertEpisode, images: dict[str, np.ndarray], init_vector: np.nd
         obs=obs,
         init_state=init_vector,
         events=ep.events,
-        meta={"init_index": ep.init_state, "seed": ep.seed, "redundancy": ep.redundancy,
-              "speed_scale": round(ep.speed_scale, 4), "expert": "ptrim.experts.libero"},
+        meta={
+            "init_index": ep.init_state,
+            "seed": ep.seed,
+            "redundancy": ep.redundancy,
+            "speed_scale": round(ep.speed_scale, 4),
+            "expert": "ptrim.experts.libero",
+        },
     )
 
 
-def expert_attempt(env, base_seed: int, init: int, attempt: int, redundancy: float) -> ExpertEpisode:
+def expert_attempt(
+    env, base_seed: int, init: int, attempt: int, redundancy: float
+) -> ExpertEpisode:
     """Try ``attempt`` (0, 1, …) from one initial state. Each retry halves the redundancy, so a
     task whose minimal solution is close to the step limit still gets a (less redundant)
     demonstration; the level actually used is recorded with the demo."""
@@ -168,25 +181,56 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
     return ``{kept, tried, failed_inits, steps: [...]}``."""
     from ptrim.envs.libero import LiberoEnv
 
-    env = LiberoEnv(job.suite, job.task, image_size=job.image_size, cameras=job.cameras,
-                    max_steps=job.max_steps, settle_steps=job.settle_steps, seed=job.seed)
+    env = LiberoEnv(
+        job.suite,
+        job.task,
+        image_size=job.image_size,
+        cameras=job.cameras,
+        max_steps=job.max_steps,
+        settle_steps=job.settle_steps,
+        seed=job.seed,
+    )
     done = _recorded_inits(job.path)
-    problem_info = {"problem_name": job.suite, "domain_name": "libero",
-                    "language_instruction": env.instruction}
-    env_args = {"env_name": job.task, "type": 1, "env_kwargs": {
-        "suite": job.suite, "task": job.task, "camera_heights": job.image_size,
-        "camera_widths": job.image_size, "cameras": list(job.cameras),
-        "control_freq": env.control_hz, "settle_steps": job.settle_steps}}
+    problem_info = {
+        "problem_name": job.suite,
+        "domain_name": "libero",
+        "language_instruction": env.instruction,
+    }
+    env_args = {
+        "env_name": job.task,
+        "type": 1,
+        "env_kwargs": {
+            "suite": job.suite,
+            "task": job.task,
+            "camera_heights": job.image_size,
+            "camera_widths": job.image_size,
+            "cameras": list(job.cameras),
+            "control_freq": env.control_hz,
+            "settle_steps": job.settle_steps,
+        },
+    }
     stats = {"kept": len(done), "tried": 0, "failed_inits": [], "steps": []}
     job.path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        writer = DemoWriter(job.path, problem_info=problem_info, env_args=env_args,
-                            image_convention="opencv", attrs=_signature(job), append=True)
+        writer = DemoWriter(
+            job.path,
+            problem_info=problem_info,
+            env_args=env_args,
+            image_convention="opencv",
+            attrs=_signature(job),
+            append=True,
+        )
     except DataError:  # recorded with other settings: start this task over
         job.path.unlink()
         done, stats["kept"] = set(), 0
-        writer = DemoWriter(job.path, problem_info=problem_info, env_args=env_args,
-                            image_convention="opencv", attrs=_signature(job), append=True)
+        writer = DemoWriter(
+            job.path,
+            problem_info=problem_info,
+            env_args=env_args,
+            image_convention="opencv",
+            attrs=_signature(job),
+            append=True,
+        )
     with writer:
         for init in job.init_states:
             if init in done:
@@ -194,7 +238,11 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
                     progress.update(1)
                 continue
             for attempt in range(job.attempts):
-                ep = expert_attempt(env, job.seed, init, attempt, job.redundancy)
+                try:
+                    ep = expert_attempt(env, job.seed, init, attempt, job.redundancy)
+                except UnsupportedTask as exc:
+                    stats["unsupported"] = str(exc)
+                    break
                 stats["tried"] += 1
                 if ep.success:
                     images = render_states(env, ep.states)
@@ -231,23 +279,49 @@ def _worker_init() -> None:
 
 # ---------------------------------------------------------------------------- expert success
 def expert_success(
-    suite: str, task: str, init_states: list[int], *, redundancy: float, attempts: int,
-    seed: int, max_steps: int, settle_steps: int,
+    suite: str,
+    task: str,
+    init_states: list[int],
+    *,
+    redundancy: float,
+    attempts: int,
+    seed: int,
+    max_steps: int,
+    settle_steps: int,
 ) -> dict[str, Any]:
     """The expert from each of ``init_states`` (physics only): with ``attempts = 1`` its plain
     success rate; with more, the yield of demonstration recording (:func:`expert_attempt`)."""
     from ptrim.envs.libero import LiberoEnv
 
-    env = LiberoEnv(suite, task, image_size=32, cameras=("agentview",), max_steps=max_steps,
-                    settle_steps=settle_steps, seed=seed)
+    env = LiberoEnv(
+        suite,
+        task,
+        image_size=32,
+        cameras=("agentview",),
+        max_steps=max_steps,
+        settle_steps=settle_steps,
+        seed=seed,
+    )
     kept = []
-    for i in init_states:
-        for attempt in range(attempts):
-            ep = expert_attempt(env, seed, i, attempt, redundancy)
-            if ep.success:
-                kept.append(ep)
-                break
-    env.close()
+    try:
+        for i in init_states:
+            for attempt in range(attempts):
+                ep = expert_attempt(env, seed, i, attempt, redundancy)
+                if ep.success:
+                    kept.append(ep)
+                    break
+    except UnsupportedTask as exc:
+        return {
+            "success_rate": None,
+            "mean_steps": None,
+            "n": 0,
+            "steps": [],
+            "events": [],
+            "levels": [],
+            "unsupported": str(exc),
+        }
+    finally:
+        env.close()
     return {
         "success_rate": len(kept) / len(init_states),
         "mean_steps": float(np.mean([e.steps for e in kept])) if kept else None,
@@ -285,7 +359,9 @@ def run_parallel(calls: list[tuple], workers: int, desc: str, on_result=None) ->
     else:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(min(workers, len(calls)), initializer=_worker_init) as pool:
+        with mp.get_context("spawn").Pool(
+            min(workers, len(calls)), initializer=_worker_init
+        ) as pool:
             for key, out in pool.imap_unordered(_call, calls):
                 take(key, out)
     bar.close()
@@ -298,17 +374,28 @@ def record_suite(cfg, suite: str, out_dir: Path) -> dict[str, dict]:
     calls = []
     for task in lib.task_list(suite):
         job = TaskJob(
-            suite=suite, task=task, path=Path(out_dir) / f"{task}_demo.hdf5",
-            init_states=list(range(d.per_task)), redundancy=d.redundancy, seed=cfg.seed,
-            image_size=lib.image_size, cameras=tuple(lib.cameras),
-            max_steps=lib.max_steps[suite], settle_steps=lib.settle_steps, attempts=d.attempts,
+            suite=suite,
+            task=task,
+            path=Path(out_dir) / f"{task}_demo.hdf5",
+            init_states=list(range(d.per_task)),
+            redundancy=d.redundancy,
+            seed=cfg.seed,
+            image_size=lib.image_size,
+            cameras=tuple(lib.cameras),
+            max_steps=lib.max_steps[suite],
+            settle_steps=lib.settle_steps,
+            attempts=d.attempts,
         )
         calls.append((record_task, task, {"job": job}))
     return run_parallel(calls, d.workers, f"demos {suite}")
 
 
 def evaluate_suite(
-    cfg, suite: str, redundancy: float, attempts: int, cache: Path | None = None,
+    cfg,
+    suite: str,
+    redundancy: float,
+    attempts: int,
+    cache: Path | None = None,
 ) -> dict[str, dict]:
     """Expert success per task of ``suite`` on its first ``demos.expert_init_states`` states.
     Finished tasks are kept in ``cache`` (a JSON file) so an interrupted run resumes."""
@@ -316,10 +403,19 @@ def evaluate_suite(
 
     lib, d = cfg.libero, cfg.demos
     inits = list(range(d.expert_init_states))
-    kwargs = {task: {"suite": suite, "task": task, "init_states": inits, "redundancy": redundancy,
-                     "attempts": attempts, "seed": cfg.seed, "max_steps": lib.max_steps[suite],
-                     "settle_steps": lib.settle_steps}
-              for task in lib.task_list(suite)}
+    kwargs = {
+        task: {
+            "suite": suite,
+            "task": task,
+            "init_states": inits,
+            "redundancy": redundancy,
+            "attempts": attempts,
+            "seed": cfg.seed,
+            "max_steps": lib.max_steps[suite],
+            "settle_steps": lib.settle_steps,
+        }
+        for task in lib.task_list(suite)
+    }
     done = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
     done = {t: r["result"] for t, r in done.items() if t in kwargs and r["kwargs"] == kwargs[t]}
 
@@ -327,8 +423,9 @@ def evaluate_suite(
         done[task] = result
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({t: {"kwargs": kwargs[t], "result": r}
-                                         for t, r in done.items()}))
+            cache.write_text(
+                json.dumps({t: {"kwargs": kwargs[t], "result": r} for t, r in done.items()})
+            )
 
     calls = [(expert_success, t, kw) for t, kw in kwargs.items() if t not in done]
     run_parallel(calls, d.workers, f"expert {suite} r={redundancy}", on_result=keep)
@@ -342,6 +439,14 @@ def expert_table(minimal: dict, redundant: dict) -> dict[str, dict]:
     out = {}
     for task, r in redundant.items():
         m = minimal[task]
+        if m["success_rate"] is None:
+            out[task] = {
+                "success_rate": None,
+                "mean_steps": None,
+                "n": 0,
+                "unsupported": m["unsupported"],
+            }
+            continue
         steps = np.array(r["steps"], float)
         out[task] = {
             "success_rate": m["success_rate"],
@@ -355,7 +460,8 @@ def expert_table(minimal: dict, redundant: dict) -> dict[str, dict]:
             "events_per_demo": float(np.mean(r["events"])) if r["events"] else 0.0,
             "mean_level_demos": float(np.mean(r["levels"])) if r["levels"] else None,
             "length_ratio": (r["mean_steps"] / m["mean_steps"])
-            if r["mean_steps"] and m["mean_steps"] else None,
+            if r["mean_steps"] and m["mean_steps"]
+            else None,
         }
     return out
 
@@ -369,8 +475,13 @@ def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
     table = {}
     if suite in cfg.demos.expert_suites:
         minimal = evaluate_suite(cfg, suite, 0.0, 1, cache=demo_dir / "expert_r0.json")
-        redundant = evaluate_suite(cfg, suite, cfg.demos.redundancy, cfg.demos.attempts,
-                                   cache=demo_dir / "expert_demos.json")
+        redundant = evaluate_suite(
+            cfg,
+            suite,
+            cfg.demos.redundancy,
+            cfg.demos.attempts,
+            cache=demo_dir / "expert_demos.json",
+        )
         table = expert_table(minimal, redundant)
     return {"table": table, "recorded": recorded}
 

@@ -61,13 +61,15 @@ def test_envcheck_stage_runs_under_dvc_and_its_notebook_is_byte_stable(tmp_path)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
     def run(*cmd):
-        return subprocess.run(
-            cmd, cwd=tmp_path, env=env, check=True, text=True, capture_output=True
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, text=True, capture_output=True)
+        assert done.returncode == 0, (
+            f"{cmd} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
         )
+        return done
 
     run("git", "init", "-q")
     dvc = str(Path(sys.executable).parent / "dvc")
-    run(dvc, "repro")
+    run(dvc, "repro", "envcheck")
     nb_path = tmp_path / "data/notebooks/00_envcheck.ipynb"
     first = nb_path.read_bytes()
     metrics = json.loads((tmp_path / "data/metrics/envcheck.json").read_text())
@@ -82,6 +84,6 @@ def test_envcheck_stage_runs_under_dvc_and_its_notebook_is_byte_stable(tmp_path)
     ), "the frames figure is missing"
     lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())
     assert lock["stages"]["envcheck"]["params"]["params.yaml"]["profile"] == "smoke"
-    assert "up to date" in run(dvc, "status").stdout
-    run(dvc, "repro", "--force")
+    assert "up to date" in run(dvc, "status", "envcheck").stdout
+    run(dvc, "repro", "--force", "envcheck")
     assert nb_path.read_bytes() == first

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from ptrim.experts.scene import Footprint
 from scipy.spatial.transform import Rotation
 
 from ptrim.experts.control import top_down
+from ptrim.experts.scene import Footprint
 from ptrim.experts.skills import (
     CAREFUL,
     CLOSE,
@@ -133,11 +132,18 @@ def _clearance(obstacles: list[Footprint], point: np.ndarray, yaw: float) -> flo
     along = np.array([np.sin(yaw), -np.cos(yaw)])  # finger-closing direction
     across = np.array([np.cos(yaw), np.sin(yaw)])
     parts = [  # (rectangle in world xy, lowest z it reaches)
-        (_rect(point[:2], along, across, HAND_HALF_LENGTH, HAND_HALF_WIDTH), point[2] + HAND_ABOVE_TIPS),
-        (_rect(point[:2] + FINGER_OFFSET * along, along, across, FINGER_HALF, FINGER_HALF_WIDTH),
-         point[2] - FINGERTIP_BELOW),
-        (_rect(point[:2] - FINGER_OFFSET * along, along, across, FINGER_HALF, FINGER_HALF_WIDTH),
-         point[2] - FINGERTIP_BELOW),
+        (
+            _rect(point[:2], along, across, HAND_HALF_LENGTH, HAND_HALF_WIDTH),
+            point[2] + HAND_ABOVE_TIPS,
+        ),
+        (
+            _rect(point[:2] + FINGER_OFFSET * along, along, across, FINGER_HALF, FINGER_HALF_WIDTH),
+            point[2] - FINGERTIP_BELOW,
+        ),
+        (
+            _rect(point[:2] - FINGER_OFFSET * along, along, across, FINGER_HALF, FINGER_HALF_WIDTH),
+            point[2] - FINGERTIP_BELOW,
+        ),
     ]
     gaps = [ob.gap(rect) for ob in obstacles for rect, bottom in parts if ob.top >= bottom]
     return min(gaps, default=np.inf)
@@ -145,7 +151,9 @@ def _clearance(obstacles: list[Footprint], point: np.ndarray, yaw: float) -> flo
 
 def _rect(c: np.ndarray, u: np.ndarray, v: np.ndarray, hu: float, hv: float) -> np.ndarray:
     """Counter-clockwise corners of a rectangle centred at ``c`` with half sizes along u, v."""
-    return np.array([c - hu * u - hv * v, c + hu * u - hv * v, c + hu * u + hv * v, c - hu * u + hv * v])
+    return np.array(
+        [c - hu * u - hv * v, c + hu * u - hv * v, c + hu * u + hv * v, c - hu * u + hv * v]
+    )
 
 
 # ------------------------------------------------------------------ recipes
@@ -179,7 +187,8 @@ def _grasp_and_lift(ctx: Context, grasp: Grasp) -> Actions:
     yield from move_to(ctx, above, tol=0.01)
     if ctx.redundancy is not None:
         yield from ctx.redundancy.before_grasp(
-            ctx, lambda: grasp.point(ctx),
+            ctx,
+            lambda: grasp.point(ctx),
             move=lambda f: move_to(ctx, f, tol=0.006, speed=CAREFUL, inject=False),
             grip=lambda closed: set_gripper(ctx, CLOSE if closed else OPEN),
         )
@@ -194,8 +203,11 @@ def lift_clear(ctx: Context, name: str, height: float = 0.1) -> Actions:
     sc = ctx.scene
     box = sc.box(name)
     rect = np.array([box.lo[:2], [box.hi[0], box.lo[1]], box.hi[:2], [box.lo[0], box.hi[1]]])
-    above = [f for f in sc.obstacle_shapes(exclude=name)
-             if f.bottom > box.top - 0.005 and f.bottom < box.top + height + 0.05]
+    above = [
+        f
+        for f in sc.obstacle_shapes(exclude=name)
+        if f.bottom > box.top - 0.005 and f.bottom < box.top + height + 0.05
+    ]
     if any(f.gap(rect) < 0.01 for f in above):
         best = None
         for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
@@ -207,7 +219,9 @@ def lift_clear(ctx: Context, name: str, height: float = 0.1) -> Actions:
                     break
         if best is not None:
             yield from move_to(ctx, sc.eef_pos + [0, 0, 0.01], tol=0.006, speed=FORCEFUL)
-            yield from move_to(ctx, sc.eef_pos + np.r_[best[0] * best[1], 0.0], tol=0.008, speed=CAREFUL)
+            yield from move_to(
+                ctx, sc.eef_pos + np.r_[best[0] * best[1], 0.0], tol=0.008, speed=CAREFUL
+            )
     yield from move_to(ctx, sc.eef_pos + [0, 0, height], tol=0.02, speed=CAREFUL)
 
 
@@ -224,8 +238,9 @@ def carry_over(ctx: Context, grasp: Grasp, xy: np.ndarray, clear_z: float) -> Ac
     held = lambda: sc.eef_pos[:2] - _bottom_center(sc, grasp.obj)  # noqa: E731
     dropped = lambda: np.linalg.norm(held()) > 0.15  # noqa: E731  (not in the hand any more)
     yield from move_to(ctx, lambda: np.r_[land + held(), travel_z], tol=0.015, until=dropped)
-    yield from move_to(ctx, lambda: np.r_[land + held(), travel_z], tol=0.006, speed=CAREFUL,
-                       until=dropped)
+    yield from move_to(
+        ctx, lambda: np.r_[land + held(), travel_z], tol=0.006, speed=CAREFUL, until=dropped
+    )
 
 
 def _bottom_center(sc, name: str) -> np.ndarray:
@@ -279,13 +294,16 @@ def _region_target(ctx: Context, region: str, exclude: str) -> tuple[np.ndarray,
 
 def _support_top(ctx: Context, xy: np.ndarray, exclude: str) -> float:
     """Height of the highest object or fixture surface under ``xy``."""
-    tops = [ctx.scene.box(n).top for n in ctx.scene.obstacles(exclude=exclude)
-            if np.all(ctx.scene.box(n).lo[:2] <= xy) and np.all(xy <= ctx.scene.box(n).hi[:2])]
+    tops = [
+        ctx.scene.box(n).top
+        for n in ctx.scene.obstacles(exclude=exclude)
+        if np.all(ctx.scene.box(n).lo[:2] <= xy) and np.all(xy <= ctx.scene.box(n).hi[:2])
+    ]
     return max(tops, default=ctx.scene.table_height())
 
 
 def _owner(ctx: Context, site: str) -> str:
-    """The object or fixture a region site belongs to (``basket_1_contain_region`` → ``basket_1``)."""
+    """The object or fixture owning a region site (``basket_1_contain_region`` → ``basket_1``)."""
     names = list(ctx.scene.domain.objects_dict) + list(ctx.scene.domain.fixtures_dict)
     owners = [n for n in names if site.startswith(n + "_")]
     if not owners:
@@ -349,7 +367,9 @@ def open_drawer(ctx: Context, region: str, travel: float | None = None) -> Actio
     yield from set_gripper(ctx, CLOSE)
     start = sc.eef_pos.copy()
     for _ in range(3):  # pull; a slipped handle gets a second try from where the drawer is
-        yield from move_to(ctx, lambda: start + (travel + 0.02) * d.out, tol=0.01, speed=FORCEFUL, until=done)
+        yield from move_to(
+            ctx, lambda: start + (travel + 0.02) * d.out, tol=0.01, speed=FORCEFUL, until=done
+        )
         if done():
             break
     yield from set_gripper(ctx, OPEN)
@@ -423,6 +443,19 @@ RECIPES = {
     "close": close_drawer,
     "turnon": turn_on,
 }
+
+
+def unsupported(scene) -> str | None:
+    """Why the expert cannot attempt this task (None if it can): a goal predicate with no recipe,
+    or an articulated target that is not a sliding drawer (the microwave's hinged door)."""
+    for atom in scene.goal():
+        if atom[0] not in RECIPES:
+            return f"no recipe for {atom}"
+        if atom[0] in ("open", "close"):
+            site = scene.domain.object_sites_dict.get(atom[1])
+            if site is None or not getattr(site, "joints", None):
+                return f"{atom}: only sliding drawers can be opened or closed"
+    return None
 
 
 def expert(ctx: Context) -> Actions:

@@ -55,7 +55,9 @@ class Footprint:
             hull = ConvexHull(xy)
             poly = xy[hull.vertices]
         except QhullError:  # flat in xy (a vertical plane seen edge-on): keep its extent
-            poly = np.array([xy.min(0), [xy.max(0)[0], xy.min(0)[1]], xy.max(0), [xy.min(0)[0], xy.max(0)[1]]])
+            poly = np.array(
+                [xy.min(0), [xy.max(0)[0], xy.min(0)[1]], xy.max(0), [xy.min(0)[0], xy.max(0)[1]]]
+            )
         return cls(poly, float(corners[:, 2].max()), float(corners[:, 2].min()))
 
     def gap(self, rect: np.ndarray) -> float:
@@ -133,19 +135,27 @@ class Scene:
 
     def body_geom_corners(self, body: int) -> list[np.ndarray]:
         """Corners ``[8, 3]`` of each collision geom attached to one body (not its children)."""
-        return [self._geom_corners(g) for g in self._geoms_of_body.get(body, [])
-                if self.model.geom_contype[g] or self.model.geom_conaffinity[g]]
+        return [
+            self._geom_corners(g)
+            for g in self._geoms_of_body.get(body, [])
+            if self.model.geom_contype[g] or self.model.geom_conaffinity[g]
+        ]
 
     def geom_corners(self, name: str) -> list[np.ndarray]:
         """World bounding-box corners ``[8, 3]`` of each collision geom of an object."""
-        return [self._geom_corners(g) for g in self._subtree_geoms(self.domain.obj_body_id[name])
-                if self.model.geom_contype[g] or self.model.geom_conaffinity[g]]
+        return [
+            self._geom_corners(g)
+            for g in self._subtree_geoms(self.domain.obj_body_id[name])
+            if self.model.geom_contype[g] or self.model.geom_conaffinity[g]
+        ]
 
     def obstacle_shapes(self, exclude: str = "") -> list[Footprint]:
         """Every collision geom of every obstacle as a footprint polygon with its top height:
         much tighter than one box per object (a bowl in an open drawer is not 'inside' the
         cabinet, and a rotated drawer wall is not a fat axis-aligned box)."""
-        return [Footprint.of(c) for name in self.obstacles(exclude) for c in self.geom_corners(name)]
+        return [
+            Footprint.of(c) for name in self.obstacles(exclude) for c in self.geom_corners(name)
+        ]
 
     def _geom_corners(self, g: int) -> np.ndarray:
         signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
@@ -192,7 +202,11 @@ class Scene:
         return float(self.sim.data.get_joint_qpos(joint))
 
     def object_joints(self, name: str) -> list[str]:
-        obj = self.domain.get_object(name) if name in self.domain.objects_dict or name in self.domain.fixtures_dict else None
+        obj = (
+            self.domain.get_object(name)
+            if name in self.domain.objects_dict or name in self.domain.fixtures_dict
+            else None
+        )
         return list(obj.joints) if obj is not None else []
 
     def goal(self) -> list[tuple[str, ...]]:

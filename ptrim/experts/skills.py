@@ -52,7 +52,9 @@ class Context:
 
 def act(ctx: Context, target: np.ndarray, *, speed: float = 0.6, gain: float = 1.0) -> np.ndarray:
     s = ctx.scene
-    return pose_action(s.eef_pos, s.eef_quat, target, ctx.rot, ctx.gripper, max_speed=speed, gain=gain)
+    return pose_action(
+        s.eef_pos, s.eef_quat, target, ctx.rot, ctx.gripper, max_speed=speed, gain=gain
+    )
 
 
 def move_to(
@@ -77,7 +79,8 @@ def move_to(
         if ctx.step < r.budget_steps:  # near the step limit even a slow demonstrator hurries
             speed *= r.speed_scale
         yield from r.before_move(
-            ctx, np.asarray(get()),
+            ctx,
+            np.asarray(get()),
             hold=lambda p: act(ctx, p, speed=FORCEFUL),
             move=lambda w: move_to(ctx, w, tol=0.03, speed=speed, inject=False),
         )
@@ -99,7 +102,9 @@ def move_to(
         yield act(ctx, goal, speed=speed)
 
 
-def set_gripper(ctx: Context, command: float, hold: np.ndarray | None = None, max_steps: int = 25) -> Actions:
+def set_gripper(
+    ctx: Context, command: float, hold: np.ndarray | None = None, max_steps: int = 25
+) -> Actions:
     """Open or close the fingers in place; done when they stop moving (visible in proprio)."""
     ctx.gripper = command
     hold = ctx.scene.eef_pos.copy() if hold is None else hold
@@ -115,7 +120,10 @@ def set_gripper(ctx: Context, command: float, hold: np.ndarray | None = None, ma
 
 
 def rotate_to(
-    ctx: Context, yaw: float, hold: np.ndarray | None = None, max_steps: int = 30,
+    ctx: Context,
+    yaw: float,
+    hold: np.ndarray | None = None,
+    max_steps: int = 30,
     until: Callable[[], bool] | None = None,
 ) -> Actions:
     """Turn a top-down gripper about the vertical to ``yaw`` in place."""
@@ -123,7 +131,10 @@ def rotate_to(
 
 
 def orient(
-    ctx: Context, rot: Rotation, hold: np.ndarray | None = None, max_steps: int = 40,
+    ctx: Context,
+    rot: Rotation,
+    hold: np.ndarray | None = None,
+    max_steps: int = 40,
     until: Callable[[], bool] | None = None,
 ) -> Actions:
     """Turn the gripper to orientation ``rot`` while holding its position."""
@@ -137,7 +148,9 @@ def orient(
         yield act(ctx, hold, speed=FORCEFUL)
 
 
-def set_width(ctx: Context, width: float, hold: np.ndarray | None = None, max_steps: int = 25) -> Actions:
+def set_width(
+    ctx: Context, width: float, hold: np.ndarray | None = None, max_steps: int = 25
+) -> Actions:
     """Open or close the fingers to ``width`` metres apart, then keep them there."""
     hold = ctx.scene.eef_pos.copy() if hold is None else hold
     for _ in range(max_steps):
