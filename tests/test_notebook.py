@@ -87,3 +87,18 @@ def test_envcheck_stage_runs_under_dvc_and_its_notebook_is_byte_stable(tmp_path)
     assert "up to date" in run(dvc, "status", "envcheck").stdout
     run(dvc, "repro", "--force", "envcheck")
     assert nb_path.read_bytes() == first
+
+
+def test_pipeline_parses_and_wires_every_stage():
+    """dvc.yaml is valid for DVC itself (schema errors otherwise surface only in `dvc repro`)
+    and the merge stage waits for every per-suite demos stage."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    done = subprocess.run([dvc, "dag", "--md"], cwd=ROOT, text=True, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    import re
+
+    node = dict(re.findall(r'(node\d+)\["([^"]+)"\]', done.stdout))
+    edges = {(node[a], node[b]) for a, b in re.findall(r"(node\d+)-->(node\d+)", done.stdout)}
+    suites = ("libero_object", "libero_spatial", "libero_goal", "libero_10")
+    assert {(f"demos@{s}", "experts") for s in suites} <= edges
+    assert "envcheck" in node.values()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # Per-opportunity probabilities at level 1 (scaled linearly by the level).
-P_HESITATE = 0.4  # before a free move: pause
+P_HESITATE = 0.5  # before a free move: pause
 P_DETOUR = 0.45  # on a free move longer than 8 cm: pass through a noisy intermediate waypoint
 P_MISALIGN = 0.5  # before a grasp: descend off-target, notice, correct
 P_REGRASP = 0.25  # at a grasp: close too high (a deliberate miss), open, grasp again
@@ -50,7 +50,7 @@ class Redundancy:
     def before_move(self, ctx, goal: np.ndarray, hold: Callable, move: Callable):
         """Maybe hesitate, maybe detour, before a free move to ``goal``."""
         if self._draw(P_HESITATE, ctx.step):
-            n = int(self.rng.integers(4, 6 + int(20 * self.level)))
+            n = int(self.rng.integers(6, 10 + int(25 * self.level)))
             start = ctx.step
             here = ctx.scene.eef_pos.copy()
             for _ in range(n):
