@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m ptrim.bench rollout`` (more subcommands join as the project grows).
+"""Benchmarks: ``python -m ptrim.bench rollout`` and ``python -m ptrim.bench models``.
 
 Speed targets are checked here, never in unit tests. Every report names the machine it ran on
 (machines of the same kind differ ~3× in simulator speed).
@@ -133,6 +133,147 @@ def _print_rollout(res: dict) -> None:
     print(f"target: {res['target']}")
 
 
+BASE_EXEC = {"pi05": (20, 5), "oft": (8, 8), "gr00t": (16, 5), "openvla": (1, 1)}  # (H, h)
+
+
+def _synthetic(B: int, image_size: int, H: int, seed: int = 0) -> dict:
+    """A batch shaped like :func:`ptrim.data.collate`'s (random images and actions)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    images = {
+        c: torch.randint(0, 256, (B, image_size, image_size, 3), generator=g, dtype=torch.uint8)
+        for c in ("agentview", "wrist")
+    }
+    return {
+        "images": images,
+        "proprio": torch.randn(B, 8, generator=g),
+        "instruction": ["pick up the alphabet soup and place it in the basket"] * B,
+        "actions": torch.rand(B, H, 7, generator=g) * 2 - 1,
+        "action_mask": torch.ones(B, H, dtype=torch.bool),
+    }
+
+
+def _timed(fn, repeats: int, device: str) -> float:
+    """Median wall seconds of ``fn()`` after one warm-up call (CUDA synchronised)."""
+    import torch
+
+    def sync():
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench_models(args: argparse.Namespace) -> dict:
+    """Per family: parameters, plan latency (batch 1 and 16), BC step (batch 32), RL step."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for family in args.families:
+        rows.append(_bench_family(family, args))
+        print(_model_row(rows[-1]), flush=True)
+    return {
+        "benchmark": "models",
+        "machine": machine(),
+        "device": args.device,
+        "preset": args.preset,
+        "image_size": args.image_size,
+        "cameras": ["agentview", "wrist"],
+        "bf16": args.bf16,
+        "repeats": args.repeats,
+        "families": rows,
+    }
+
+
+def _bench_family(family: str, args: argparse.Namespace) -> dict:
+    import torch
+
+    from ptrim.models import build
+
+    dev, (H, h) = args.device, BASE_EXEC[family]
+    autocast = dict(device_type=dev.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16)
+    torch.manual_seed(0)
+    model = build(family, args.preset, H, image_size=args.image_size).to(dev)
+    gens = [torch.Generator().manual_seed(i) for i in range(16)]
+    row = {
+        "family": family,
+        "plan_horizon": H,
+        "exec_len": h,
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "rl_params_M": sum(p.numel() for p in model.trainable_in_rl()) / 1e6,
+    }
+    model.eval()
+    for B in (1, 16):
+        obs = _synthetic(B, args.image_size, H)
+
+        def plan(obs=obs, B=B):
+            with torch.autocast(**autocast):
+                model.plan(obs, sample=True, generator=gens[:B])
+
+        row[f"plan_ms_b{B}"] = 1000 * _timed(plan, args.repeats, dev)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = _synthetic(32, args.image_size, H)
+
+    def bc_step():
+        with torch.autocast(**autocast):
+            loss = model.bc_loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    row["bc_step_s_b32"] = _timed(bc_step, args.repeats, dev)
+    obs = _synthetic(16, args.image_size, H)
+    plan16 = model.plan(obs, sample=True, generator=gens)
+
+    def rl_step():
+        with torch.autocast(**autocast):
+            lp = model.log_prob(obs, plan16, slice(0, h))
+        lp.sum().backward()
+
+    row["rl_logprob_backward_s_b16"] = _timed(rl_step, args.repeats, dev)
+    return row
+
+
+MODEL_HEADER = (
+    f"{'family':<8} {'H':>3} {'h':>3} {'params':>8} {'RL params':>9} {'plan b1':>9}"
+    f" {'plan b16':>9} {'BC b32':>8} {'RL b16':>8}"
+)
+
+
+def _model_row(r: dict) -> str:
+    return (
+        f"{r['family']:<8} {r['plan_horizon']:>3} {r['exec_len']:>3} {r['params_M']:>7.2f}M"
+        f" {r['rl_params_M']:>8.2f}M {r['plan_ms_b1']:>7.0f}ms {r['plan_ms_b16']:>7.0f}ms"
+        f" {r['bc_step_s_b32']:>7.2f}s {r['rl_logprob_backward_s_b16']:>7.2f}s"
+    )
+
+
+def _print_models(res: dict) -> None:
+    m = res["machine"]
+    print(f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})")
+    print(
+        f"preset {res['preset']}, device {res['device']}, two {res['image_size']}² cameras,"
+        f" bf16 {res['bf16']}, median of {res['repeats']}"
+    )
+    print(MODEL_HEADER)
+    for r in res["families"]:
+        print(_model_row(r))
+    print("plan: one sampled plan (VLM + all denoising steps / all tokens); BC: loss, backward,")
+    print("AdamW step; RL: log-prob of the executed h actions + backward")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ptrim.bench", description=__doc__.split("\n")[0]
@@ -146,9 +287,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=200, help="steps per episode")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", type=Path, help="also write the results here")
+    p = sub.add_parser("models", help="each VLA family: size, plan latency, BC and RL step time")
+    p.add_argument("--families", nargs="+", default=list(BASE_EXEC), choices=list(BASE_EXEC))
+    p.add_argument("--preset", default="small", choices=["micro", "small", "base"])
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (check the CPU supports it)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    res = bench_rollout(args)
-    _print_rollout(res)
+    if args.what == "rollout":
+        res = bench_rollout(args)
+        _print_rollout(res)
+    else:
+        print(MODEL_HEADER)
+        res = bench_models(args)
+        print()
+        _print_models(res)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2))

@@ -173,6 +173,33 @@ class EnvCheckConfig:
 
 
 @dataclass(config=_STRICT)
+class BCConfig:
+    """Behaviour cloning (:mod:`ptrim.bc`): AdamW, linear warm-up then cosine decay, clipped
+    gradients, checkpoints that resume bit-exactly."""
+
+    steps: Annotated[int, Field(ge=1)]  # optimizer steps
+    batch_size: Annotated[int, Field(ge=1)]
+    lr: Annotated[float, Field(gt=0)]  # peak learning rate, reached when warm-up ends
+    weight_decay: Annotated[float, Field(ge=0)]  # AdamW; never on biases, norms, 1-D params
+    warmup_steps: Annotated[int, Field(ge=0)]  # linear warm-up; must be < steps
+    min_lr_ratio: Annotated[float, Field(ge=0, le=1)]  # cosine decays to lr * min_lr_ratio
+    grad_clip: Annotated[float, Field(gt=0)]  # max global gradient norm
+    precision: Literal["fp32", "bf16"]  # bf16: autocast around the forward pass and loss
+    checkpoint_every: Annotated[int, Field(ge=1)]  # steps between checkpoints (+ one at the end)
+    log_every: Annotated[int, Field(ge=1)]  # steps between logged metrics
+    demos_per_task: Annotated[int, Field(ge=1, le=50)]  # the first N demos of each task's file
+    num_workers: Annotated[int, Field(ge=0, le=64)] = 0  # DataLoader worker processes
+
+    @field_validator("warmup_steps")
+    @classmethod
+    def _warmup_within_steps(cls, v: int, info: ValidationInfo) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and v >= steps:
+            raise ValueError(f"warmup_steps must be < steps (steps = {steps})")
+        return v
+
+
+@dataclass(config=_STRICT)
 class Config:
     """The resolved configuration of one profile."""
 
@@ -185,12 +212,22 @@ class Config:
     rollout: RolloutConfig
     envcheck: EnvCheckConfig
     demos: DemosConfig
+    bc: BCConfig
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
         missing = [f for f in self.families if f not in self.models]
         if missing:
             raise ValueError(f"families {missing} have no entry under models")
+        return self
+
+    @model_validator(mode="after")
+    def _bc_demos_recorded(self) -> Config:
+        if self.bc.demos_per_task > self.demos.per_task:
+            raise ValueError(
+                f"bc.demos_per_task = {self.bc.demos_per_task}: must be <= demos.per_task "
+                f"(= {self.demos.per_task}), the demos recorded per task"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -251,7 +288,9 @@ def _explain(exc: ValidationError, data: dict[str, Any], where: str) -> str:
         loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
         key = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        if not loc:  # a check across sections (model validator): the message names the keys
+            lines.append(f"  {msg}")
+        elif err["type"] == "missing":
             lines.append(f"  {key}: missing (required key)")
         elif err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             lines.append(f"  {key}: unknown key; allowed keys: {_allowed_keys(loc)}")
@@ -285,6 +324,7 @@ _SECTIONS: dict[tuple[str, ...], type] = {
     ("rollout",): RolloutConfig,
     ("envcheck",): EnvCheckConfig,
     ("demos",): DemosConfig,
+    ("bc",): BCConfig,
     ("models", "*"): ModelConfig,
 }
 

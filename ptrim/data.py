@@ -664,6 +664,15 @@ class ChunkDataset(torch.utils.data.Dataset):
             "action_mask": torch.from_numpy(mask),
         }
 
+    def demo_samples(self) -> list[tuple[int, int, range]]:
+        """``(file index, demo index within its file, sample indices)`` of every demo, in
+        sample order (e.g. to train on the first N demos of each file)."""
+        starts = [0, *self._ends[:-1].tolist()]
+        return [
+            (file_index, index, range(start, int(end)))
+            for (file_index, index), start, end in zip(self._demos, starts, self._ends, strict=True)
+        ]
+
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
         """Per-dimension ``mean``/``std`` (population)/``min``/``max`` (float32) of ``actions``
         and ``proprio`` over all samples (every real step once; padding excluded)."""

@@ -104,6 +104,18 @@ def test_unknown_preset_and_camera():
         ),
         ("libero.control_hz=0", "libero.control_hz = 0", "greater than 0"),
         ("envcheck.steps=0", "envcheck.steps = 0", "greater than or equal to 1"),
+        ("bc.steps=0", "bc.steps = 0", "greater than or equal to 1"),
+        ("bc.batch_size=0", "bc.batch_size = 0", "greater than or equal to 1"),
+        ("bc.lr=0", "bc.lr = 0", "greater than 0"),
+        ("bc.weight_decay=-0.1", "bc.weight_decay = -0.1", "greater than or equal to 0"),
+        ("bc.warmup_steps=-1", "bc.warmup_steps = -1", "greater than or equal to 0"),
+        ("bc.min_lr_ratio=1.5", "bc.min_lr_ratio = 1.5", "less than or equal to 1"),
+        ("bc.grad_clip=0", "bc.grad_clip = 0", "greater than 0"),
+        ("bc.checkpoint_every=0", "bc.checkpoint_every = 0", "greater than or equal to 1"),
+        ("bc.log_every=0", "bc.log_every = 0", "greater than or equal to 1"),
+        ("bc.num_workers=-1", "bc.num_workers = -1", "greater than or equal to 0"),
+        ("bc.demos_per_task=0", "bc.demos_per_task = 0", "greater than or equal to 1"),
+        ("bc.demos_per_task=51", "bc.demos_per_task = 51", "less than or equal to 50"),
     ],
 )
 def test_negative_and_out_of_range_numbers(override, key, bound):
@@ -132,6 +144,28 @@ def test_execution_length_longer_than_plan_horizon():
     assert "models.pi05.exec_len = 5" in msg and "H = 4" in msg
 
 
+def test_bc_section_in_every_profile():
+    d, s, p = (load(profile=n).bc for n in ("default", "smoke", "paper"))
+    assert (d.steps, d.batch_size, d.precision, d.num_workers) == (6000, 32, "fp32", 0)
+    assert s.steps < d.steps and s.checkpoint_every < s.steps and s.lr == d.lr  # inherited
+    assert p.steps > d.steps and p.precision == "bf16" and p.min_lr_ratio == d.min_lr_ratio
+
+
+def test_bc_warmup_must_be_shorter_than_training():
+    msg = error_of("bc.warmup_steps=6000")
+    assert "bc.warmup_steps = 6000" in msg and "must be < steps (steps = 6000)" in msg
+    msg = error_of("bc.steps=100")  # warm-up 200 from the file is now too long
+    assert "bc.warmup_steps = 200" in msg and "steps = 100" in msg
+
+
+def test_bc_precision_and_demo_count():
+    assert "bc.precision = 'fp16'" in error_of("bc.precision=fp16")
+    assert "'fp32' or 'bf16'" in error_of("bc.precision=fp16")
+    msg = error_of("bc.demos_per_task=3", profile="smoke")  # smoke records 2 per task
+    assert "bc.demos_per_task = 3: must be <= demos.per_task (= 2)" in msg
+    assert "{" not in msg  # a cross-section check does not dump the whole config
+
+
 def test_wrong_type():
     msg = error_of("libero.image_size=big")
     assert "libero.image_size = 'big'" in msg and "valid integer" in msg
@@ -140,6 +174,8 @@ def test_wrong_type():
 def test_unknown_and_missing_keys(tmp_path):
     msg = error_of("rollout.wrkrs=2")
     assert re.search(r"rollout\.wrkrs: unknown key; allowed keys: \['num_envs', 'workers'\]", msg)
+    msg = error_of("bc.lr_max=1")
+    assert "bc.lr_max: unknown key" in msg and "'warmup_steps'" in msg and "'num_workers'" in msg
     msg = error_of("models.oft.chunk=3")
     assert "models.oft.chunk: unknown key" in msg and "'plan_horizon'" in msg
     raw = yaml.safe_load(PARAMS.read_text())

@@ -37,6 +37,9 @@ class Plan:
 Generators = Sequence[torch.Generator]
 
 
+Executed = slice | torch.Tensor  # a slice of the H actions, or a bool mask [B, H] per row
+
+
 @runtime_checkable
 class ChunkPolicy(Protocol):
     plan_horizon: int  # H: actions per plan
@@ -46,3 +49,31 @@ class ChunkPolicy(Protocol):
         :func:`ptrim.rollout.stack_observations`); ``generator`` holds one generator per row so
         that an episode's randomness does not depend on which other episodes share its batch."""
         ...
+
+
+@runtime_checkable
+class TrainablePolicy(ChunkPolicy, Protocol):
+    """What behaviour cloning and RL need on top of planning (every VLA family)."""
+
+    def log_prob(self, obs: dict[str, Any], plan: Plan, executed: Executed) -> torch.Tensor:
+        """``[B]`` log-likelihood of the *executed* actions of ``plan`` only (with gradients):
+        the actions that never ran carry no credit and no blame."""
+        ...
+
+    def bc_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Scalar behaviour-cloning loss on a :func:`ptrim.data.collate` batch."""
+        ...
+
+
+def executed_mask(executed: Executed, batch: int, horizon: int) -> torch.Tensor:
+    """``executed`` as a bool mask ``[B, H]`` (a slice selects the same actions in every row)."""
+    if isinstance(executed, slice):
+        mask = torch.zeros(batch, horizon, dtype=torch.bool)
+        mask[:, executed] = True
+        return mask
+    mask = torch.as_tensor(executed, dtype=torch.bool)
+    if mask.shape != (batch, horizon):
+        raise ValueError(
+            f"executed mask has shape {tuple(mask.shape)}, expected {(batch, horizon)}"
+        )
+    return mask

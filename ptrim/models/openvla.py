@@ -1,0 +1,99 @@
+"""``openvla``: autoregressive discrete actions (OpenVLA), the generality experiment's family.
+
+Each action dimension is one of ``bins`` (256) uniform bins over [-1, 1] (LIBERO's OSC actions
+already live there), emitted as a token after ``[image tokens, instruction, BOS]``, one
+dimension at a time: ``H·D`` tokens per plan (``H = 1``: one action per call, as OpenVLA). The
+output layer scores only the action tokens, as OpenVLA does by overwriting its vocabulary's
+last 256 entries. Sampling is categorical per token (row-seeded); the log-likelihood of a
+plan is the sum of its tokens' log-probabilities, recomputed in one teacher-forced pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ptrim.models.base import Executed, Generators, Plan, executed_mask
+from ptrim.models.blocks import VisionLanguagePrefix, as_tensor
+from ptrim.models.policy import VLAPolicy
+from ptrim.models.spec import ModelSpec
+from ptrim.models.tokenizer import InstructionTokenizer
+
+BOS = 2  # the tokenizer's [BOS] id (tokenizer.SPECIAL)
+
+
+class OpenVla(VLAPolicy):
+    family = "openvla"
+
+    def __init__(self, spec: ModelSpec, tokenizer: InstructionTokenizer | None = None) -> None:
+        super().__init__(spec, tokenizer)
+        width = spec.sizes.width
+        self.vlm = VisionLanguagePrefix(spec, self.tokenizer.vocab_size)
+        self.action_embed = nn.Embedding(spec.bins, width)
+        self.lm_head = nn.Linear(width, spec.bins)
+
+    # ----------------------------------------------------------------- bins
+    def to_tokens(self, actions: torch.Tensor) -> torch.Tensor:
+        """Actions ``[B, H, D]`` in [-1, 1] → bin indices ``[B, H·D]``."""
+        b = self.spec.bins
+        return ((actions.clamp(-1, 1) + 1) / 2 * b).long().clamp(0, b - 1).flatten(1)
+
+    def to_actions(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Bin indices ``[B, H·D]`` → bin centres ``[B, H, D]``."""
+        centres = (tokens.float() + 0.5) / self.spec.bins * 2 - 1
+        return centres.unflatten(1, (self.plan_horizon, self.spec.action_dim))
+
+    # ----------------------------------------------------------------- decoding
+    def logits(self, enc: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits ``[B, T+1, bins]`` after ``[BOS, tokens[:, :T]]``."""
+        B = tokens.shape[0]
+        bos = self.vlm.embed_tokens(torch.full((B, 1), BOS, device=tokens.device))
+        extra = torch.cat([bos, self.action_embed(tokens)], dim=1)
+        hidden, _ = self.vlm(enc["px"], enc["ids"], enc["text_mask"], extra)
+        return self.lm_head(hidden[:, -extra.shape[1] :])
+
+    @torch.no_grad()
+    def plan(self, obs: dict[str, Any], *, sample: bool, generator: Generators) -> Plan:
+        enc = self.encode(obs)
+        B, n = enc["px"].shape[0], self.plan_horizon * self.spec.action_dim
+        tokens = torch.zeros(B, 0, dtype=torch.long, device=self.device)
+        for _ in range(n):
+            last = self.logits(enc, tokens)[:, -1].float()
+            if sample:
+                probs = last.softmax(-1).cpu()
+                nxt = torch.stack(
+                    [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generator)]
+                ).to(self.device)
+            else:
+                nxt = last.argmax(-1, keepdim=True)
+            tokens = torch.cat([tokens, nxt], dim=1)
+        log_p = self._token_log_probs(enc, tokens)
+        return Plan(
+            actions=self.to_actions(tokens).cpu().numpy(),
+            replay={"tokens": tokens.cpu().numpy(), "log_prob": log_p.cpu().numpy()},
+        )
+
+    def _token_log_probs(self, enc: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+        """Per-action log-likelihood ``[B, H]`` of ``tokens`` ``[B, H·D]``."""
+        logp = F.log_softmax(self.logits(enc, tokens)[:, :-1].float(), dim=-1)
+        per_token = logp.gather(-1, tokens[..., None])[..., 0]
+        return per_token.unflatten(1, (self.plan_horizon, self.spec.action_dim)).sum(-1)
+
+    def log_prob(self, obs: dict[str, Any], plan: Plan, executed: Executed) -> torch.Tensor:
+        tokens = torch.as_tensor(plan.replay["tokens"], device=self.device)
+        per_action = self._token_log_probs(self.encode(obs), tokens)
+        return (per_action * executed_mask(executed, *per_action.shape).to(tokens.device)).sum(1)
+
+    def bc_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Cross-entropy of the demonstrated chunk's tokens (raw actions, not normalised)."""
+        H = self.plan_horizon
+        actions = as_tensor(batch["actions"], self.device).float()[:, :H]
+        mask = as_tensor(batch["action_mask"], self.device).bool()[:, :H]
+        tokens = self.to_tokens(actions)
+        logits = self.logits(self.encode(batch), tokens)[:, :-1]
+        ce = F.cross_entropy(logits.flatten(0, 1).float(), tokens.flatten(), reduction="none")
+        m = mask.repeat_interleave(self.spec.action_dim, dim=1).flatten().to(ce)
+        return (ce * m).sum() / m.sum().clamp_min(1)

@@ -1,0 +1,240 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ptrim.models import build, flow, load
+from ptrim.models.base import Plan, TrainablePolicy, executed_mask
+from ptrim.models.policy import ModelLoadError
+from ptrim.models.spec import ModelSpec
+from ptrim.models.tokenizer import InstructionTokenizer
+
+FAMILIES = [("pi05", 20), ("oft", 8), ("gr00t", 16), ("openvla", 1)]
+B, S = 2, 32
+
+
+def _obs(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "images": {
+            c: rng.integers(0, 256, (B, S, S, 3), dtype=np.uint8) for c in ("agentview", "wrist")
+        },
+        "proprio": rng.normal(size=(B, 8)).astype(np.float32),
+        "instruction": ["pick up the alphabet soup and place it in the basket", "open the drawer"],
+    }
+
+
+def _batch(H: int, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.ones(B, H, dtype=torch.bool)
+    mask[1, H // 2 :] = False  # the end of a demo: padded actions carry no loss
+    return {
+        **_obs(seed),
+        "actions": torch.rand(B, H, 7, generator=g) * 2 - 1,
+        "action_mask": mask,
+        "generator": torch.Generator().manual_seed(seed),
+    }
+
+
+def _gens(seed: int = 0) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(seed + i) for i in range(B)]
+
+
+@pytest.fixture(scope="module", params=FAMILIES, ids=[f for f, _ in FAMILIES])
+def model(request):
+    family, H = request.param
+    torch.manual_seed(0)
+    return build(family, "micro", H, image_size=S)
+
+
+def test_micro_builds_small_and_plans_the_horizon(model):
+    assert isinstance(model, TrainablePolicy)
+    assert sum(p.numel() for p in model.parameters()) < 2_000_000
+    plan = model.plan(_obs(), sample=False, generator=_gens())
+    assert plan.actions.shape == (B, model.plan_horizon, 7) and plan.actions.dtype == np.float32
+    assert np.isfinite(plan.actions).all()
+    again = model.plan(_obs(), sample=False, generator=_gens())
+    np.testing.assert_array_equal(plan.actions, again.actions)
+    other = model.plan(_obs(), sample=True, generator=_gens(seed=7))
+    assert not np.array_equal(other.actions, plan.actions)
+
+
+def test_bc_step_lowers_the_loss_on_one_batch(model):
+    torch.manual_seed(0)
+    m = build(model.spec.family, "micro", model.plan_horizon, image_size=S)
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(8):
+        loss = m.bc_loss(_batch(m.plan_horizon))  # same batch and noise every step
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert math.isfinite(losses[0]) and losses[-1] < losses[0]
+
+
+def test_padding_carries_no_loss():
+    """Regression families: a padded target changes nothing. (Flow families see the whole noisy
+    chunk as input, so padding - the demo's last action repeated - is part of the input; their
+    loss mask is tested on :func:`flow.matching_loss` below.)"""
+    model = build("oft", "micro", 8, image_size=S)
+    batch = _batch(8)
+    changed = {**batch, "actions": batch["actions"].clone()}
+    changed["actions"][1, 4:] = 0.3  # only padded entries differ
+    assert torch.equal(model.bc_loss(batch), model.bc_loss(changed))
+
+
+def test_log_prob_matches_sampling_and_has_gradients(model):
+    plan = model.plan(_obs(), sample=True, generator=_gens(3))
+    h = min(5, model.plan_horizon)
+    recorded = torch.as_tensor(plan.replay["log_prob"][:, :h].sum(1))
+    model.zero_grad()
+    lp = model.log_prob(_obs(), plan, slice(0, h))
+    assert lp.shape == (B,)
+    torch.testing.assert_close(lp.detach(), recorded, atol=1e-4, rtol=1e-5)
+    lp.sum().backward()
+    grads = [p.grad for p in model.trainable_in_rl()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_executed_slice_changes_the_log_prob(model):
+    plan = model.plan(_obs(), sample=True, generator=_gens(4))
+    H = model.plan_horizon
+    with torch.no_grad():
+        full = model.log_prob(_obs(), plan, slice(0, H))
+        if H > 1:
+            part = model.log_prob(_obs(), plan, slice(0, H // 2))
+            assert not torch.allclose(full, part)
+        # a per-row mask: row 0 executes everything, row 1 nothing
+        mask = torch.zeros(B, H, dtype=torch.bool)
+        mask[0] = True
+        rows = model.log_prob(_obs(), plan, mask)
+    assert torch.allclose(rows[0], full[0]) and rows[1] == 0
+
+
+def test_save_load_round_trip_gives_identical_plans(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    ]
+    loaded = load(tmp_path)
+    assert type(loaded) is type(model) and loaded.spec == model.spec
+    a = model.plan(_obs(), sample=True, generator=_gens(5))
+    b = loaded.plan(_obs(), sample=True, generator=_gens(5))
+    np.testing.assert_array_equal(a.actions, b.actions)
+
+
+def test_loading_weights_under_another_config_fails_clearly(tmp_path):
+    build("oft", "micro", 8, image_size=S).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "plan_horizon": 16}))
+    with pytest.raises(ModelLoadError, match="config.json does not match model.safetensors"):
+        load(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**config, "width": 3}))
+    with pytest.raises(ModelLoadError, match="unknown model config keys"):
+        load(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="missing model.safetensors"):
+        load(tmp_path)
+
+
+def test_rl_parameter_groups_follow_the_paper():
+    pi = build("pi05", "micro", 20, image_size=S)
+    vlm = {id(p) for p in pi.pi0.model.vlm.parameters()}
+    assert vlm and not vlm & {id(p) for p in pi.trainable_in_rl()}  # π0.5: VLM frozen
+    gr = build("gr00t", "micro", 16, image_size=S)
+    assert {id(p) for p in gr.trainable_in_rl()} == {id(p) for p in gr.head.parameters()}
+
+
+def test_spec_checks_its_values():
+    with pytest.raises(ValueError, match="unknown preset"):
+        ModelSpec("oft", "huge", 8)
+    with pytest.raises(ValueError, match="not divisible"):
+        ModelSpec("oft", "micro", 8, image_size=30)
+    with pytest.raises(ValueError, match="unknown family"):
+        build("diffusion", "micro", 8)
+
+
+# ------------------------------------------------------------------------------- flow maths
+def test_sde_with_zero_noise_is_euler_and_scores_exactly():
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(7, 7, generator=g) * 0.3
+
+    def velocity(x, t):
+        return x @ W + t
+
+    x0 = torch.randn(3, 5, 7, generator=g)
+    ode, _ = flow.sample(velocity, x0, 4)
+    sde0, _ = flow.sample(velocity, x0, 4, step_noise=torch.zeros(3, 4, 5, 7), noise_level=0.0)
+    torch.testing.assert_close(sde0, ode)
+    # Euler by hand
+    x = x0
+    for t in (1.0, 0.75, 0.5, 0.25):
+        x = x - 0.25 * velocity(x, t)
+    torch.testing.assert_close(ode[:, -1], x)
+    noise = torch.randn(3, 4, 5, 7, generator=g)
+    chain, log_p = flow.sample(velocity, x0, 4, step_noise=noise, noise_level=0.7)
+    torch.testing.assert_close(flow.chain_log_prob(velocity, chain, 4, 0.7), log_p)
+
+
+def test_sde_transition_by_hand():
+    x, v = torch.tensor([[[1.0]]]), torch.tensor([[[2.0]]])
+    mean, std = flow.sde_transition(x, v, t=0.5, steps=4, noise_level=0.5)
+    sigma = 0.5 * math.sqrt(0.5 / 0.5)
+    expected = 1.0 - 0.25 * 2.0 - sigma**2 * 0.25 / (2 * 0.5) * (1.0 + 0.5 * 2.0)
+    assert mean.item() == pytest.approx(expected) and std == pytest.approx(sigma * 0.5)
+    # the first step's sigma is capped (t = 1 would divide by zero)
+    assert flow.sde_sigma(1.0, 4, 0.5) == pytest.approx(flow.sde_sigma(0.75, 4, 0.5))
+
+
+def test_gaussian_log_prob_matches_torch():
+    x, mu = torch.randn(2, 3, 7), torch.randn(2, 3, 7)
+    std = torch.rand(7) + 0.1
+    expected = torch.distributions.Normal(mu, std).log_prob(x).sum(-1)
+    torch.testing.assert_close(flow.gaussian_log_prob(x, mu, std), expected)
+
+
+def test_matching_loss_is_zero_for_the_true_velocity_and_ignores_padding():
+    a = torch.randn(2, 4, 7)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    gen = torch.Generator().manual_seed(0)
+
+    def exact(x_t, t):  # recover ε from x_t = tε + (1-t)a, then v = ε - a
+        return (x_t - (1 - t[:, None, None]) * a) / t[:, None, None] - a
+
+    def wrong_on_padding(x_t, t):
+        return exact(x_t, t) + 5.0 * (~mask)[..., None]
+
+    assert flow.matching_loss(exact, a, mask, gen).item() == pytest.approx(0.0, abs=1e-6)
+    assert flow.matching_loss(wrong_on_padding, a, mask, gen).item() == pytest.approx(0.0, abs=1e-6)
+    assert flow.matching_loss(lambda x, t: exact(x, t) + 1.0, a, mask, gen).item() == pytest.approx(
+        1.0
+    )
+
+
+def test_executed_mask_from_slice_and_rows():
+    m = executed_mask(slice(1, 3), 2, 4)
+    assert m.tolist() == [[False, True, True, False]] * 2
+    with pytest.raises(ValueError, match="expected"):
+        executed_mask(torch.ones(3, 4, dtype=torch.bool), 2, 4)
+
+
+def test_tokenizer_round_trip_and_unknown_words(tmp_path):
+    tok = InstructionTokenizer.train(["pick up the bowl", "open the drawer"])
+    ids, mask = tok(["Pick up the BOWL", "open the spaceship"])
+    assert ids.shape == mask.shape == (2, 4)
+    assert mask.tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
+    assert ids[1, 2].item() == 1  # [UNK]
+    tok.save(tmp_path)
+    again = InstructionTokenizer.load(tmp_path)
+    assert torch.equal(again(["pick up the bowl"])[0], tok(["pick up the bowl"])[0])
+
+
+def test_plan_rows_unpack():
+    plan = Plan(np.zeros((2, 3, 7), np.float32), {"z": np.ones((2, 3, 7))})
+    actions, replay = plan.row(1)
+    assert actions.shape == (3, 7) and replay["z"].shape == (3, 7)
