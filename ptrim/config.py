@@ -188,6 +188,7 @@ class BCConfig:
     checkpoint_every: Annotated[int, Field(ge=1)]  # steps between checkpoints (+ one at the end)
     log_every: Annotated[int, Field(ge=1)]  # steps between logged metrics
     demos_per_task: Annotated[int, Field(ge=1, le=50)]  # the first N demos of each task's file
+    eval_init_states: Annotated[int, Field(ge=1, le=50)]  # quick evaluation after training
     num_workers: Annotated[int, Field(ge=0, le=64)] = 0  # DataLoader worker processes
 
     @field_validator("warmup_steps")

@@ -87,3 +87,65 @@ def expert_summary(tables: dict[str, dict]) -> pd.DataFrame:
 
 def _short(task: str, n: int = 40) -> str:
     return task if len(task) <= n else task[: n - 1] + "…"
+
+
+def loss_curve(history: list[dict], title: str = ""):
+    """Behaviour-cloning loss (log scale) and learning rate against optimizer steps."""
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(steps, [h["loss"] for h in history], lw=1, label="loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("BC loss")
+    lr = ax.twinx()
+    lr.plot(steps, [h["lr"] for h in history], color="0.6", lw=0.8, ls="--")
+    lr.set_ylabel("learning rate", color="0.5")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
+
+
+def planned_vs_demo(samples: list[dict]):
+    """One row per sample: each action dimension over the chunk, demonstrated (solid) and
+    planned by the policy (dashed); padded demo steps are left out."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        len(samples), 7, figsize=(14, 1.6 * len(samples)), squeeze=False, sharex=True
+    )
+    for row, s in zip(axes, samples, strict=True):
+        real = np.flatnonzero(s["mask"])
+        for d, ax in enumerate(row):
+            ax.plot(real, s["demo"][real, d], lw=1.2, label="demo")
+            ax.plot(np.arange(len(s["planned"])), s["planned"][:, d], lw=1, ls="--", label="plan")
+            ax.set_ylim(-1.05, 1.05)
+            ax.tick_params(labelsize=6)
+            if row is axes[0]:
+                ax.set_title(ACTION_NAMES[d], fontsize=8)
+        row[0].set_ylabel(s["instruction"][:24], fontsize=6)
+    axes[0, -1].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def task_success(per_task: dict[str, dict], title: str = ""):
+    """Horizontal bars: success rate per task (with the number of episodes)."""
+    import matplotlib.pyplot as plt
+
+    tasks = list(per_task)
+    sr = [100 * per_task[t]["success_rate"] for t in tasks]
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(tasks) + 1))
+    ax.barh([_short(t) for t in tasks], sr)
+    for y, (t, v) in enumerate(zip(tasks, sr, strict=True)):
+        ax.text(v + 1, y, f"{v:.0f}% (n={per_task[t]['n']})", va="center", fontsize=7)
+    ax.set_xlim(0, 115)
+    ax.set_xlabel("success rate (%)")
+    ax.invert_yaxis()
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -116,6 +116,8 @@ def test_unknown_preset_and_camera():
         ("bc.num_workers=-1", "bc.num_workers = -1", "greater than or equal to 0"),
         ("bc.demos_per_task=0", "bc.demos_per_task = 0", "greater than or equal to 1"),
         ("bc.demos_per_task=51", "bc.demos_per_task = 51", "less than or equal to 50"),
+        ("bc.eval_init_states=0", "bc.eval_init_states = 0", "greater than or equal to 1"),
+        ("bc.eval_init_states=51", "bc.eval_init_states = 51", "less than or equal to 50"),
     ],
 )
 def test_negative_and_out_of_range_numbers(override, key, bound):

@@ -1,0 +1,117 @@
+"""Evaluate a policy on LIBERO: every selected task × initial state at one execution length.
+
+:func:`evaluate` runs the chunked rollout (:func:`ptrim.rollout.rollout`) task by task and
+returns the episode records; :func:`report` turns them into the metrics JSON every stage writes
+(the names of :mod:`ptrim.metrics`, each ``{value, lo, hi, n}`` with a cluster-bootstrap 95 %
+interval over initial states), plus the facts needed to read the numbers (step limit, H, h).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ptrim import metrics
+from ptrim.episode import EpisodeRecord
+from ptrim.models.base import ChunkPolicy
+
+
+def make_env(cfg, suite: str, task: str, *, seed: int = 0):
+    """A LIBERO environment as the profile describes it (cameras, image size, step limit)."""
+    from ptrim.envs.libero import LiberoEnv
+
+    lib = cfg.libero
+    return LiberoEnv(
+        suite,
+        task,
+        image_size=lib.image_size,
+        cameras=tuple(lib.cameras),
+        max_steps=lib.max_steps[suite],
+        settle_steps=lib.settle_steps,
+        control_hz=lib.control_hz,
+        seed=seed,
+    )
+
+
+def evaluate(
+    policy: ChunkPolicy,
+    cfg,
+    suite: str,
+    *,
+    exec_len: int,
+    tasks: Sequence[str] | None = None,
+    init_states: Sequence[int] | None = None,
+    repeats: int = 1,
+    sample: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[EpisodeRecord]:
+    """Episodes of ``policy`` on ``suite`` (the profile's tasks and initial states unless
+    given), ``repeats`` per initial state, executing ``exec_len`` actions per plan.
+    ``sample=False`` is the deployed policy (flow families integrate the ODE from seeded noise,
+    regression heads return their mean, token heads their argmax)."""
+    from tqdm.auto import tqdm
+
+    from ptrim.envs.batch import EnvBatch
+    from ptrim.rollout import make_jobs, rollout
+
+    tasks = list(tasks if tasks is not None else cfg.libero.task_list(suite))
+    inits = list(init_states if init_states is not None else range(cfg.libero.init_states))
+    n_envs = cfg.rollout.num_envs
+    episodes: list[EpisodeRecord] = []
+    bar = tqdm(
+        total=len(tasks) * len(inits) * repeats,
+        desc=f"eval {suite} h={exec_len}",
+        disable=not progress,
+    )
+    for t, task in enumerate(tasks):
+        factory = functools.partial(make_env, cfg, suite, task, seed=seed)
+        jobs = make_jobs(n_envs, inits, [exec_len], repeats=repeats, seed=seed * 1000 + t)
+        with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
+            episodes += rollout(
+                policy, envs, jobs, sample=sample, on_episode=lambda ep: _tick(bar, ep)
+            )
+    bar.close()
+    return episodes
+
+
+def _tick(bar, ep: EpisodeRecord) -> None:
+    bar.update(1)
+    bar.set_postfix_str(f"{'ok' if ep.success else 'fail'} {ep.steps} steps {ep.n_calls} calls")
+
+
+def report(episodes: Sequence[EpisodeRecord], *, seed: int = 0, **facts: Any) -> dict[str, Any]:
+    """``{metric: {value, lo, hi, n}, ..., "per_task": {...}, "facts": {...}}``."""
+    out: dict[str, Any] = metrics.to_json(metrics.summarize(episodes, seed=seed))
+    out["per_task"] = {
+        task: {
+            "success_rate": metrics.success_rate(eps),
+            "steps": metrics.mean_steps(eps) if any(e.success for e in eps) else None,
+            "n": len(eps),
+        }
+        for (task,), eps in metrics.group_by(episodes, "task").items()
+    }
+    first = episodes[0]
+    out["facts"] = {
+        "suite": first.suite,
+        "plan_horizon": first.plan_horizon,
+        "exec_len": first.exec_len,
+        "max_steps": first.max_steps,
+        "episodes": len(episodes),
+        "initial_states": len({(e.task, e.init_index) for e in episodes}),
+        **facts,
+    }
+    return out
+
+
+def save_episodes(episodes: Sequence[EpisodeRecord], path: Path) -> None:
+    """One JSON line per episode (scalars; :meth:`EpisodeRecord.from_summary` reads them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(e.summary()) + "\n" for e in episodes))
+
+
+def load_episodes(path: Path) -> list[EpisodeRecord]:
+    return [EpisodeRecord.from_summary(json.loads(line)) for line in path.read_text().splitlines()]

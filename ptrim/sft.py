@@ -1,0 +1,117 @@
+"""The ``sft@<model>-<suite>`` stage: behaviour cloning on our demonstrations, then a quick
+evaluation at the family's base execution length.
+
+Everything lands in ``out_dir`` (``data/sft/<model>-<suite>/``): ``checkpoints/`` and ``final/``
+(:mod:`ptrim.bc`, resumable), ``live/`` (dvclive), ``eval_episodes.jsonl``; the metrics go to
+``data/metrics/sft/<model>-<suite>.json`` (:func:`ptrim.evaluate.report`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ptrim import bc
+from ptrim.data import ChunkDataset
+
+
+def skip_reason(cfg, family: str, suite: str) -> str | None:
+    """Why the active profile does not train ``family`` on ``suite`` (None if it does)."""
+    if family not in cfg.families:
+        return f"family {family} is not in this profile's families {list(cfg.families)}"
+    if suite not in cfg.libero.suites:
+        return f"suite {suite} is not in this profile's libero.suites {list(cfg.libero.suites)}"
+    return None
+
+
+def build_policy(cfg, family: str):
+    """A fresh model of ``family`` at the profile's preset, horizon, cameras and image size."""
+    from ptrim.models import build
+
+    m = cfg.models[family]
+    torch.manual_seed(cfg.seed)
+    return build(
+        family,
+        m.preset,
+        m.plan_horizon,
+        cameras=tuple(cfg.libero.cameras),
+        image_size=cfg.libero.image_size,
+    ).to(cfg.device)
+
+
+def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
+    """Action chunks of the model's horizon from the profile's tasks' demonstration files."""
+    paths = [Path(demo_dir) / f"{task}_demo.hdf5" for task in cfg.libero.task_list(suite)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"no demonstrations recorded for {missing} (run the demos stage)")
+    return ChunkDataset(
+        paths,
+        horizon=cfg.models[family].plan_horizon,
+        cameras=tuple(cfg.libero.cameras),
+        image_size=cfg.libero.image_size,
+    )
+
+
+def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress: bool = True):
+    """Behaviour cloning (resumes from ``out_dir``'s last checkpoint); returns the trained
+    policy and :func:`ptrim.bc.train`'s result."""
+    from dvclive import Live
+
+    policy = build_policy(cfg, family)
+    data = demo_dataset(cfg, family, suite, demo_dir)
+    policy.normalizer.set_stats(data.stats())
+    subset = bc.select_demos(data, cfg.bc.demos_per_task)
+    with Live(str(Path(out_dir) / "live"), dvcyaml=None, save_dvc_exp=False, resume=True) as live:
+        result = bc.train(
+            policy,
+            subset,
+            cfg.bc,
+            out_dir,
+            seed=cfg.seed,
+            device=cfg.device,
+            live=live,
+            progress=progress,
+        )
+    return policy.eval(), result
+
+
+def quick_eval(cfg, policy, family: str, suite: str, progress: bool = True) -> list:
+    """Every profile task from its first ``bc.eval_init_states`` initial states at the family's
+    base execution length, deterministic plans."""
+    from ptrim.evaluate import evaluate
+
+    return evaluate(
+        policy,
+        cfg,
+        suite,
+        exec_len=cfg.models[family].exec_len,
+        init_states=range(cfg.bc.eval_init_states),
+        seed=cfg.seed,
+        progress=progress,
+    )
+
+
+def predicted_vs_demo(
+    policy, data: ChunkDataset, n: int = 3, seed: int = 0
+) -> list[dict[str, Any]]:
+    """``n`` dataset samples with the policy's deterministic plan beside the demonstrated chunk
+    (both ``[H, 7]`` numpy, raw action units) for plotting."""
+    from ptrim.data import collate
+
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(data), generator=g)[:n].tolist()
+    batch = collate([data[i] for i in picks])
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(n)]
+    plan = policy.plan(batch, sample=False, generator=gens)
+    return [
+        {
+            "instruction": batch["instruction"][i],
+            "planned": plan.actions[i],
+            "demo": batch["actions"][i].numpy(),
+            "mask": batch["action_mask"][i].numpy(),
+        }
+        for i in range(n)
+    ]
