@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m ptrim.bench rollout`` and ``python -m ptrim.bench models``.
+"""Benchmarks: ``python -m ptrim.bench rollout``, ``… models`` and ``… visuals``.
 
 Speed targets are checked here, never in unit tests. Every report names the machine it ran on
 (machines of the same kind differ ~3× in simulator speed).
@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ptrim.envs.libero_setup import SUITES
 
 HOLD_STILL = np.array([0, 0, 0, 0, 0, 0, -1], np.float32)
 
@@ -64,6 +66,7 @@ def bench_rollout(args: argparse.Namespace) -> dict:
         image_size=args.image_size,
         cameras=("agentview",),
         max_steps=args.steps,
+        visual_meshes=args.visual_meshes,
     )
     batch = EnvBatch([functools.partial(lambda e: e, env)])
     policy = ConstantPolicy(H, HOLD_STILL)
@@ -100,6 +103,7 @@ def bench_rollout(args: argparse.Namespace) -> dict:
         "task": args.task,
         "image_size": args.image_size,
         "camera": "agentview",
+        "visual_meshes": args.visual_meshes,
         "episode_steps": args.steps,
         "repeats": args.repeats,
         "raw_sim_steps_per_s": float(raw),
@@ -112,8 +116,9 @@ def _print_rollout(res: dict) -> None:
     m = res["machine"]
     print(f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})")
     print(
-        f"{res['suite']} task {res['task']}, {res['image_size']}² {res['camera']} camera, "
-        f"{res['episode_steps']} steps/episode, median of {res['repeats']}"
+        f"{res['suite']} task {res['task']}, {res['image_size']}² {res['camera']} camera "
+        f"({res['visual_meshes']} visual meshes), {res['episode_steps']} steps/episode, "
+        f"median of {res['repeats']}"
     )
     print(f"raw simulator (no policy, no rendering): {res['raw_sim_steps_per_s']:.1f} steps/s")
     print(
@@ -155,13 +160,15 @@ def _synthetic(B: int, image_size: int, H: int, seed: int = 0) -> dict:
 
 
 def _timed(fn, repeats: int, device: str) -> float:
-    """Median wall seconds of ``fn()`` after one warm-up call (CUDA synchronised)."""
+    """Median wall seconds of ``fn()`` after two warm-up calls (the first calls at a new shape
+    pay one-off kernel and allocator set-up), CUDA synchronised."""
     import torch
 
     def sync():
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    fn()
     fn()
     sync()
     times = []
@@ -274,6 +281,97 @@ def _print_models(res: dict) -> None:
     print("AdamW step; RL: log-prob of the executed h actions + backward")
 
 
+def bench_visuals(args: argparse.Namespace) -> dict:
+    """Full vs low-poly visual meshes (:mod:`ptrim.envs.lowpoly`) on the first task of each
+    suite: ms per rendered frame, mean absolute pixel difference, optional side-by-side PNGs."""
+    from PIL import Image
+
+    from ptrim.envs.libero import CAMERA_NAMES, LiberoEnv
+
+    cams = tuple(CAMERA_NAMES)
+    rows = []
+    for suite in args.suites:
+        envs, frames, ms = {}, {}, {}
+        for kind in ("full", "lowpoly"):
+            t0 = time.perf_counter()
+            env = LiberoEnv(
+                suite, args.task, image_size=args.image_size, cameras=cams, visual_meshes=kind
+            )
+            build_s = time.perf_counter() - t0
+            env.reset(0)
+            envs[kind] = (env, build_s)
+            frames[kind] = env.observe()["images"]
+            ms[kind] = {}
+        for cam in cams:  # interleave full and lowpoly so machine noise hits both alike
+            times = {k: [] for k in envs}
+            for _ in range(args.repeats):
+                for kind, (env, _) in envs.items():
+                    env.make_gl_current()  # robosuite renders in the current GL context
+                    t0 = time.perf_counter()
+                    env.sim.render(
+                        camera_name=CAMERA_NAMES[cam], width=env.image_size, height=env.image_size
+                    )
+                    times[kind].append(1e3 * (time.perf_counter() - t0))
+            for kind in envs:
+                ms[kind][cam] = float(np.median(times[kind]))
+        same_state = bool(
+            np.array_equal(envs["full"][0].get_state(), envs["lowpoly"][0].get_state())
+        )
+        diff = {
+            cam: float(
+                np.abs(
+                    frames["full"][cam].astype(np.int16) - frames["lowpoly"][cam].astype(np.int16)
+                ).mean()
+            )
+            for cam in cams
+        }
+        if args.png:
+            top = np.concatenate([frames["full"][c] for c in cams], axis=1)
+            bottom = np.concatenate([frames["lowpoly"][c] for c in cams], axis=1)
+            path = Path(str(args.png).replace("{suite}", suite))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.concatenate([top, bottom], axis=0)).save(path)
+        rows.append(
+            {
+                "suite": suite,
+                "task": envs["full"][0].task,
+                "ms_per_frame": ms,
+                "mean_abs_pixel_diff": diff,
+                "build_s": {k: v[1] for k, v in envs.items()},
+                "same_state": same_state,
+            }
+        )
+        for env, _ in envs.values():
+            env.close()
+    return {
+        "benchmark": "visuals",
+        "machine": machine(),
+        "image_size": args.image_size,
+        "repeats": args.repeats,
+        "suites": rows,
+    }
+
+
+def _print_visuals(res: dict) -> None:
+    m = res["machine"]
+    print(f"machine: {m['cpu']} ({m['cores']} cores)")
+    print(f"{res['image_size']}² frames, median of {res['repeats']} renders; |Δ|: mean abs pixel")
+    print(
+        f"{'suite':16} {'camera':10} {'full ms':>8} {'lowpoly ms':>11} {'speed-up':>9} {'|Δ|':>6}"
+    )
+    for r in res["suites"]:
+        for cam, full in r["ms_per_frame"]["full"].items():
+            low = r["ms_per_frame"]["lowpoly"][cam]
+            print(
+                f"{r['suite']:16} {cam:10} {full:8.1f} {low:11.1f} {full / low:8.1f}x "
+                f"{r['mean_abs_pixel_diff'][cam]:6.2f}"
+            )
+        b = r["build_s"]
+        print(
+            f"{'':16} build {b['full']:.1f} s / {b['lowpoly']:.1f} s, same state: {r['same_state']}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ptrim.bench", description=__doc__.split("\n")[0]
@@ -286,6 +384,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--exec-lens", type=int, nargs="+", default=[1, 5, 8, 15])
     p.add_argument("--steps", type=int, default=200, help="steps per episode")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument(
+        "--visual-meshes",
+        default="lowpoly",
+        choices=["full", "lowpoly"],
+        help="LIBERO's meshes or decimated visual-only ones (same physics)",
+    )
     p.add_argument("--json", type=Path, help="also write the results here")
     p = sub.add_parser("models", help="each VLA family: size, plan latency, BC and RL step time")
     p.add_argument("--families", nargs="+", default=list(BASE_EXEC), choices=list(BASE_EXEC))
@@ -296,10 +400,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", type=Path, help="also write the results here")
+    p = sub.add_parser("visuals", help="full vs low-poly visual meshes: render ms, pixel change")
+    p.add_argument("--suites", nargs="+", default=list(SUITES))
+    p.add_argument("--task", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--png", help="side-by-side images (full on top), e.g. /tmp/lowpoly_{suite}.png")
+    p.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.what == "rollout":
         res = bench_rollout(args)
         _print_rollout(res)
+    elif args.what == "visuals":
+        res = bench_visuals(args)
+        _print_visuals(res)
     else:
         print(MODEL_HEADER)
         res = bench_models(args)

@@ -65,6 +65,10 @@ class LiberoConfig:
     ]  # no-op steps after reset (objects settle); not counted
     max_steps: dict[str, int]  # step limit per suite, pinned; printed in every table
     control_hz: Annotated[float, Field(gt=0)]  # LIBERO's OSC runs at 20 Hz
+    # "lowpoly": decimated copies of the meshes only seen in images (ptrim/envs/lowpoly.py;
+    # collision meshes untouched, dynamics bit-identical), ~2-3x cheaper software rendering;
+    # "full": LIBERO's original meshes
+    visual_meshes: Literal["full", "lowpoly"]
 
     @field_validator("suites")
     @classmethod
@@ -151,7 +155,9 @@ class DemosConfig:
     attempts: Annotated[int, Field(ge=1, le=10)]  # expert tries per initial state
     workers: Annotated[int, Field(ge=1, le=64)]  # processes (niced) recording in parallel
     expert_suites: Annotated[tuple[str, ...], Field(min_length=1)]
-    expert_init_states: Annotated[int, Field(ge=1, le=50)]
+    expert_init_states: Annotated[int, Field(ge=1, le=50)]  # expert success (redundancy 0)
+    # demo length at `redundancy` on suites that are not recorded: physics-only, these states
+    yield_init_states: Annotated[int, Field(ge=1, le=50)]
 
     @field_validator("expert_suites")
     @classmethod

@@ -174,6 +174,7 @@ class TaskJob:
     max_steps: int
     settle_steps: int
     attempts: int = 3  # tries per initial state before it is skipped
+    visual_meshes: str = "full"  # "full" | "lowpoly" (LiberoEnv): what the images show
 
 
 def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
@@ -189,6 +190,7 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
         max_steps=job.max_steps,
         settle_steps=job.settle_steps,
         seed=job.seed,
+        visual_meshes=job.visual_meshes,
     )
     done = _recorded_inits(job.path)
     problem_info = {
@@ -207,6 +209,7 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
             "cameras": list(job.cameras),
             "control_freq": env.control_hz,
             "settle_steps": job.settle_steps,
+            "visual_meshes": job.visual_meshes,
         },
     }
     stats = {"kept": len(done), "tried": 0, "failed_inits": [], "steps": []}
@@ -262,7 +265,16 @@ def _signature(job: TaskJob) -> dict[str, str]:
     """What makes two recordings of a task interchangeable (checked before resuming)."""
     import json
 
-    keys = ("redundancy", "seed", "image_size", "cameras", "max_steps", "settle_steps", "attempts")
+    keys = (
+        "redundancy",
+        "seed",
+        "image_size",
+        "cameras",
+        "max_steps",
+        "settle_steps",
+        "attempts",
+        "visual_meshes",  # recordings made with other meshes look different: not resumed
+    )
     return {"ptrim_recording": json.dumps({k: getattr(job, k) for k in keys}, sort_keys=True)}
 
 
@@ -288,6 +300,7 @@ def expert_success(
     seed: int,
     max_steps: int,
     settle_steps: int,
+    visual_meshes: str = "full",
 ) -> dict[str, Any]:
     """The expert from each of ``init_states`` (physics only): with ``attempts = 1`` its plain
     success rate; with more, the yield of demonstration recording (:func:`expert_attempt`)."""
@@ -301,6 +314,7 @@ def expert_success(
         max_steps=max_steps,
         settle_steps=settle_steps,
         seed=seed,
+        visual_meshes=visual_meshes,  # nothing is rendered here; passed for consistency
     )
     kept = []
     try:
@@ -414,6 +428,7 @@ def record_suite(cfg, suite: str, out_dir: Path) -> dict[str, dict]:
             max_steps=lib.max_steps[suite],
             settle_steps=lib.settle_steps,
             attempts=d.attempts,
+            visual_meshes=lib.visual_meshes,
         )
         calls.append((record_task, task, {"job": job}))
     return run_parallel(calls, d.workers, f"demos {suite}")
@@ -425,13 +440,15 @@ def evaluate_suite(
     redundancy: float,
     attempts: int,
     cache: Path | None = None,
+    n_inits: int | None = None,
 ) -> dict[str, dict]:
-    """Expert success per task of ``suite`` on its first ``demos.expert_init_states`` states.
+    """Expert success per task of ``suite`` on its first ``n_inits`` (default
+    ``demos.expert_init_states``) states.
     Finished tasks are kept in ``cache`` (a JSON file) so an interrupted run resumes."""
     import json
 
     lib, d = cfg.libero, cfg.demos
-    inits = list(range(d.expert_init_states))
+    inits = list(range(n_inits or d.expert_init_states))
     kwargs = {
         task: {
             "suite": suite,
@@ -442,11 +459,20 @@ def evaluate_suite(
             "seed": cfg.seed,
             "max_steps": lib.max_steps[suite],
             "settle_steps": lib.settle_steps,
+            "visual_meshes": lib.visual_meshes,
         }
         for task in lib.task_list(suite)
     }
+
+    def physics(kw: dict) -> dict:  # the meshes only change images: results stay valid
+        return {k: v for k, v in kw.items() if k != "visual_meshes"}
+
     done = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
-    done = {t: r["result"] for t, r in done.items() if t in kwargs and r["kwargs"] == kwargs[t]}
+    done = {
+        t: r["result"]
+        for t, r in done.items()
+        if t in kwargs and physics(r["kwargs"]) == physics(kwargs[t])
+    }
 
     def keep(task: str, result: dict) -> None:
         done[task] = result
@@ -504,8 +530,7 @@ def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
     table = {}
     if suite in cfg.demos.expert_suites:
         minimal = evaluate_suite(cfg, suite, 0.0, 1, cache=demo_dir / "expert_r0.json")
-        if recorded and cfg.demos.per_task == cfg.demos.expert_init_states:
-            # the recording ran exactly these episodes: read its yield instead of re-running
+        if recorded:  # the recording ran these episodes: read its yield instead of re-running
             redundant = {
                 task: recorded_yield(demo_dir / f"{task}_demo.hdf5", cfg.demos.per_task, stats)
                 for task, stats in recorded.items()
@@ -517,6 +542,7 @@ def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
                 cfg.demos.redundancy,
                 cfg.demos.attempts,
                 cache=demo_dir / "expert_demos.json",
+                n_inits=cfg.demos.yield_init_states,
             )
         table = expert_table(minimal, redundant)
     return {"table": table, "recorded": recorded}

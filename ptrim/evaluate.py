@@ -21,19 +21,9 @@ from ptrim.models.base import ChunkPolicy
 
 def make_env(cfg, suite: str, task: str, *, seed: int = 0):
     """A LIBERO environment as the profile describes it (cameras, image size, step limit)."""
-    from ptrim.envs.libero import LiberoEnv
+    from ptrim.envs.libero import make_libero_env
 
-    lib = cfg.libero
-    return LiberoEnv(
-        suite,
-        task,
-        image_size=lib.image_size,
-        cameras=tuple(lib.cameras),
-        max_steps=lib.max_steps[suite],
-        settle_steps=lib.settle_steps,
-        control_hz=lib.control_hz,
-        seed=seed,
-    )
+    return make_libero_env(cfg.libero, suite, task, seed=seed)
 
 
 def evaluate(

@@ -42,6 +42,7 @@ def bc_config(**changes) -> BCConfig:
         checkpoint_every=3,
         log_every=2,
         demos_per_task=2,
+        eval_init_states=1,
         num_workers=0,
     )
     return BCConfig(**(values | changes))

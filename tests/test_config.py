@@ -89,6 +89,13 @@ def test_unknown_preset_and_camera():
     assert "libero.cameras.0 = 'top'" in error_of("libero.cameras=[top]")
 
 
+def test_visual_meshes_choice():
+    assert load().libero.visual_meshes == "lowpoly"  # CPUs render decimated visual meshes
+    assert load(profile="paper").libero.visual_meshes == "full"
+    msg = error_of("libero.visual_meshes=lowres")
+    assert "libero.visual_meshes = 'lowres'" in msg and "'full' or 'lowpoly'" in msg
+
+
 @pytest.mark.parametrize(
     "override, key, bound",
     [

@@ -11,6 +11,9 @@
   ``[eef_pos(3), eef_axis_angle(3), gripper_qpos(2)]`` (float32, 8-D).
 * Fast resets (``hard_reset=False``): a reset restores the MuJoCo state vector, then runs
   ``settle_steps`` no-op steps that are not counted as episode steps.
+* ``visual_meshes="lowpoly"`` draws decimated copies of the meshes that only appear in images
+  (:mod:`ptrim.envs.lowpoly`; collision meshes untouched, dynamics bit-identical), 2–3× cheaper
+  to render in software; ``"full"`` draws LIBERO's original meshes.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede mujoco's import
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
+import contextlib
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -32,6 +37,7 @@ CAMERA_NAMES = {"agentview": "agentview", "wrist": "robot0_eye_in_hand"}
 PROPRIO_DIM = 8
 ACTION_DIM = 7
 NOOP_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)  # hold still, gripper open
+VISUAL_MESHES = ("full", "lowpoly")
 
 
 def _import_libero():
@@ -72,7 +78,11 @@ class LiberoEnv:
         settle_steps: int = 10,
         control_hz: float = 20.0,
         seed: int = 0,
+        visual_meshes: Literal["full", "lowpoly"] = "full",
     ) -> None:
+        if visual_meshes not in VISUAL_MESHES:
+            raise ValueError(f"visual_meshes = {visual_meshes!r}; valid: {list(VISUAL_MESHES)}")
+        self.visual_meshes = visual_meshes
         self.suite = libero_setup.canonical_suite(suite)
         self.task = libero_setup.resolve_task(self.suite, task)
         unknown = [c for c in cameras if c not in CAMERA_NAMES]
@@ -92,19 +102,29 @@ class LiberoEnv:
         self._init_states = load_init_states(
             Path(get_libero_path("init_states")) / spec.problem_folder / spec.init_states_file
         )
-        self._env = OffScreenRenderEnv(
-            bddl_file_name=str(bddl),
-            camera_heights=self.image_size,
-            camera_widths=self.image_size,
-            use_camera_obs=False,  # never render inside step(); observe() renders on request
-            control_freq=int(self.control_hz),
-            horizon=10**9,  # the rollout enforces our step limit
-            ignore_done=True,
-            hard_reset=False,
-        )
+        # robosuite compiles the scene's XML inside the constructor; lowpoly_models swaps the
+        # visual-only meshes for decimated copies there (the full ones if dynamics would change)
+        with self._visual_meshes_context():
+            self._env = OffScreenRenderEnv(
+                bddl_file_name=str(bddl),
+                camera_heights=self.image_size,
+                camera_widths=self.image_size,
+                use_camera_obs=False,  # never render inside step(); observe() renders on request
+                control_freq=int(self.control_hz),
+                horizon=10**9,  # the rollout enforces our step limit
+                ignore_done=True,
+                hard_reset=False,
+            )
         self._env.seed(seed)
         self._env.reset()  # builds the sim once; later resets only restore states
         self._last: dict | None = None
+
+    def _visual_meshes_context(self):
+        if self.visual_meshes == "full":
+            return contextlib.nullcontext()
+        from ptrim.envs import lowpoly
+
+        return lowpoly.lowpoly_models()
 
     # ------------------------------------------------------------------ episode
     def num_init_states(self) -> int:
@@ -135,6 +155,7 @@ class LiberoEnv:
     def observe(self) -> Observation:
         sim = self._env.sim
         s = self.image_size
+        self.make_gl_current()
         images = {
             cam: np.ascontiguousarray(
                 sim.render(camera_name=CAMERA_NAMES[cam], width=s, height=s)[::-1]
@@ -142,6 +163,15 @@ class LiberoEnv:
             for cam in self.cameras
         }
         return {"images": images, "proprio": self.proprio(), "instruction": self.instruction}
+
+    def make_gl_current(self) -> None:
+        """Make this env's OpenGL context current. robosuite's ``MjSim.render`` draws in
+        whatever context is current — after a second env is built, the *other* env's, whose
+        meshes and textures then show up in this env's images — so every render goes
+        through here first (cheap)."""
+        ctx = getattr(self._env.sim, "_render_context_offscreen", None)
+        if ctx is not None:
+            ctx.gl_ctx.make_current()
 
     def proprio(self) -> np.ndarray:
         from robosuite.utils.transform_utils import quat2axisangle
@@ -168,11 +198,23 @@ class LiberoEnv:
 
     def close(self) -> None:
         if getattr(self, "_env", None) is not None:
+            # robosuite frees its GL objects in the *current* context: make it ours, or another
+            # env's textures and meshes are deleted instead
+            self.make_gl_current()
             self._env.close()
             self._env = None
 
+    def __del__(self) -> None:  # an env dropped without close() must not free in another's GL
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: EGL may already be gone
+            pass
+
     def __repr__(self) -> str:
-        return f"LiberoEnv({self.suite}, {self.task!r}, {self.image_size}px, {self.cameras})"
+        return (
+            f"LiberoEnv({self.suite}, {self.task!r}, {self.image_size}px, {self.cameras}, "
+            f"{self.visual_meshes} meshes)"
+        )
 
 
 def make_libero_env(cfg, suite: str, task: int | str, seed: int | None = None) -> LiberoEnv:
@@ -187,4 +229,5 @@ def make_libero_env(cfg, suite: str, task: int | str, seed: int | None = None) -
         settle_steps=cfg.settle_steps,
         control_hz=cfg.control_hz,
         seed=0 if seed is None else seed,
+        visual_meshes=cfg.visual_meshes,
     )
