@@ -149,18 +149,42 @@ class VisionLanguagePrefix(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden states ``[B, L, width]`` and the attention mask ``[B, L]`` over
         ``[image tokens, text tokens (padded), extra]``."""
+        hidden, mask, _ = self._run(*self._sequence(px, ids, text_mask, extra))
+        return hidden, mask
+
+    def start(self, px, ids, text_mask, extra=None):
+        """Like :meth:`forward`, also returning the key/value cache: ``(hidden, mask, cache)``
+        for incremental decoding with :meth:`extend`."""
+        return self._run(*self._sequence(px, ids, text_mask, extra), use_cache=True)
+
+    def extend(self, embeds: torch.Tensor, mask: torch.Tensor, cache):
+        """Append ``embeds`` ``[B, T, width]`` after the cached sequence (mask ``[B, L]``):
+        ``(hidden [B, T, width], mask [B, L + T], cache)``."""
+        ones = torch.ones(embeds.shape[:2], dtype=mask.dtype, device=mask.device)
+        return self._run(embeds, torch.cat([mask, ones], dim=1), cache=cache, use_cache=True)
+
+    def _sequence(self, px, ids, text_mask, extra):
+        """Embeddings ``[B, L, width]`` and mask ``[B, L]`` of ``[images, text, extra]``."""
         parts = [self.vision(px), self.embed_tokens(ids)]
-        masks = [
-            torch.ones(parts[0].shape[:2], dtype=text_mask.dtype, device=ids.device),
-            text_mask,
-        ]
+        ones = torch.ones(parts[0].shape[:2], dtype=text_mask.dtype, device=ids.device)
+        masks = [ones, text_mask]
         if extra is not None:
             parts.append(extra.to(parts[0].dtype))
             masks.append(torch.ones(extra.shape[:2], dtype=text_mask.dtype, device=ids.device))
-        embeds, mask = torch.cat(parts, dim=1), torch.cat(masks, dim=1)
-        position_ids = (mask.cumsum(-1) - 1).clamp_min(0)
-        out = self.decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids)
-        return out.last_hidden_state, mask
+        return torch.cat(parts, dim=1), torch.cat(masks, dim=1)
+
+    def _run(self, embeds, mask, cache=None, use_cache=False):
+        """The decoder over ``embeds`` (the last ``T`` positions of ``mask``)."""
+        T = embeds.shape[1]
+        position_ids = (mask.cumsum(-1) - 1).clamp_min(0)[:, -T:]
+        out = self.decoder(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=use_cache,
+        )
+        return out.last_hidden_state, mask, out.cache
 
 
 def sinusoid(t: torch.Tensor, width: int, max_period: float = 100.0) -> torch.Tensor:

@@ -57,23 +57,31 @@ class OpenVla(VLAPolicy):
 
     @torch.no_grad()
     def plan(self, obs: dict[str, Any], *, sample: bool, generator: Generators) -> Plan:
+        """Decode ``H·D`` tokens one at a time over a key/value cache (one VLM pass, then one
+        token per step); the per-action log-likelihood is summed as tokens are drawn."""
         enc = self.encode(obs)
         B, n = enc["px"].shape[0], self.plan_horizon * self.spec.action_dim
-        tokens = torch.zeros(B, 0, dtype=torch.long, device=self.device)
-        for _ in range(n):
-            last = self.logits(enc, tokens)[:, -1].float()
+        bos = self.vlm.embed_tokens(torch.full((B, 1), BOS, device=self.device))
+        hidden, mask, cache = self.vlm.start(enc["px"], enc["ids"], enc["text_mask"], bos)
+        tokens, log_p = [], []
+        for k in range(n):
+            logp = F.log_softmax(self.lm_head(hidden[:, -1]).float(), dim=-1)
             if sample:
-                probs = last.softmax(-1).cpu()
+                probs = logp.exp().cpu()
                 nxt = torch.stack(
                     [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generator)]
                 ).to(self.device)
             else:
-                nxt = last.argmax(-1, keepdim=True)
-            tokens = torch.cat([tokens, nxt], dim=1)
-        log_p = self._token_log_probs(enc, tokens)
+                nxt = logp.argmax(-1, keepdim=True)
+            tokens.append(nxt)
+            log_p.append(logp.gather(-1, nxt))
+            if k < n - 1:
+                hidden, mask, cache = self.vlm.extend(self.action_embed(nxt), mask, cache)
+        tokens = torch.cat(tokens, dim=1)
+        per_action = torch.cat(log_p, dim=1).unflatten(1, (self.plan_horizon, -1)).sum(-1)
         return Plan(
             actions=self.to_actions(tokens).cpu().numpy(),
-            replay={"tokens": tokens.cpu().numpy(), "log_prob": log_p.cpu().numpy()},
+            replay={"tokens": tokens.cpu().numpy(), "log_prob": per_action.cpu().numpy()},
         )
 
     def _token_log_probs(self, enc: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
