@@ -238,3 +238,15 @@ def test_plan_rows_unpack():
     plan = Plan(np.zeros((2, 3, 7), np.float32), {"z": np.ones((2, 3, 7))})
     actions, replay = plan.row(1)
     assert actions.shape == (3, 7) and replay["z"].shape == (3, 7)
+
+
+def test_block_causal_attention_for_parallel_decoding():
+    from ptrim.models.blocks import _block_causal
+
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 0, 1, 1, 1]])
+    allowed = _block_causal(mask, tail=2)[:, 0]
+    assert allowed.shape == (2, 5, 5)
+    assert allowed[0, 3, 4] and allowed[0, 4, 3]  # the two action queries see each other
+    assert not allowed[0, 2, 3]  # the prefix does not see the queries
+    assert allowed[0, 2].tolist() == [True, True, True, False, False]
+    assert not allowed[1, :, 1].any()  # a padded key is never attended

@@ -146,10 +146,14 @@ class VisionLanguagePrefix(nn.Module):
         ids: torch.Tensor,
         text_mask: torch.Tensor,
         extra: torch.Tensor | None = None,
+        bidirectional: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden states ``[B, L, width]`` and the attention mask ``[B, L]`` over
-        ``[image tokens, text tokens (padded), extra]``."""
-        hidden, mask, _ = self._run(*self._sequence(px, ids, text_mask, extra))
+        ``[image tokens, text tokens (padded), extra]``. Attention is causal, except that the
+        last ``bidirectional`` positions also see each other (OFT's parallel action decoding)."""
+        embeds, mask = self._sequence(px, ids, text_mask, extra)
+        attend = _block_causal(mask, bidirectional) if bidirectional else mask
+        hidden, _, _ = self._run(embeds, mask, attend=attend)
         return hidden, mask
 
     def start(self, px, ids, text_mask, extra=None):
@@ -173,18 +177,28 @@ class VisionLanguagePrefix(nn.Module):
             masks.append(torch.ones(extra.shape[:2], dtype=text_mask.dtype, device=ids.device))
         return torch.cat(parts, dim=1), torch.cat(masks, dim=1)
 
-    def _run(self, embeds, mask, cache=None, use_cache=False):
-        """The decoder over ``embeds`` (the last ``T`` positions of ``mask``)."""
+    def _run(self, embeds, mask, cache=None, use_cache=False, attend=None):
+        """The decoder over ``embeds`` (the last ``T`` positions of ``mask``); ``attend`` is an
+        optional 4-D boolean mask replacing the causal one."""
         T = embeds.shape[1]
         position_ids = (mask.cumsum(-1) - 1).clamp_min(0)[:, -T:]
         out = self.decoder(
             inputs_embeds=embeds,
-            attention_mask=mask,
+            attention_mask=mask if attend is None else attend,
             position_ids=position_ids,
             cache=cache,
             use_cache=use_cache,
         )
         return out.last_hidden_state, mask, out.cache
+
+
+def _block_causal(mask: torch.Tensor, tail: int) -> torch.Tensor:
+    """``[B, 1, L, L]`` boolean attention: causal, the last ``tail`` positions attending to each
+    other both ways, padded keys (``mask == 0``) never attended."""
+    L = mask.shape[1]
+    allowed = torch.tril(torch.ones(L, L, dtype=torch.bool, device=mask.device))
+    allowed[L - tail :, L - tail :] = True
+    return allowed[None, None] & mask.bool()[:, None, None, :]
 
 
 def sinusoid(t: torch.Tensor, width: int, max_period: float = 100.0) -> torch.Tensor:

@@ -3,8 +3,8 @@
 The VLM (:class:`~ptrim.models.blocks.VisionLanguagePrefix`) reads ``[image tokens,
 instruction, proprio token, H action queries]``; one forward pass turns the ``H`` query
 positions into ``H`` actions through an MLP head, trained with L1 on normalised actions.
-OpenVLA-OFT lets the action positions attend to each other both ways; here the decoder is
-causal, so query ``i`` sees the prefix and queries ``< i``.
+As in OpenVLA-OFT, the action positions attend to each other both ways (the rest of the
+sequence stays causal).
 
 For RL the policy is a Gaussian around the regressed chunk with a learned per-dimension
 log-std (``init_log_std`` at the start); plans sampled from it are scored exactly by
@@ -46,7 +46,9 @@ class Oft(VLAPolicy):
         extra = torch.cat(
             [self.proprio_in(enc["proprio"])[:, None], self.queries.expand(B, -1, -1)], dim=1
         )
-        hidden, _ = self.vlm(enc["px"], enc["ids"], enc["text_mask"], extra)
+        hidden, _ = self.vlm(
+            enc["px"], enc["ids"], enc["text_mask"], extra, bidirectional=self.plan_horizon
+        )
         return self.head(hidden[:, -self.plan_horizon :])
 
     @torch.no_grad()
