@@ -11,7 +11,8 @@ from ptrim.models.policy import ModelLoadError
 from ptrim.models.spec import ModelSpec
 from ptrim.models.tokenizer import InstructionTokenizer
 
-FAMILIES = [("pi05", 20), ("oft", 8), ("gr00t", 16), ("openvla", 1)]
+# the four families at their paper horizons, and OFT's longer-chunk variant (generality)
+FAMILIES = [("pi05", 20), ("oft", 8), ("gr00t", 16), ("openvla", 1), ("oft", 16)]
 B, S = 2, 32
 
 
@@ -42,7 +43,7 @@ def _gens(seed: int = 0) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(seed + i) for i in range(B)]
 
 
-@pytest.fixture(scope="module", params=FAMILIES, ids=[f for f, _ in FAMILIES])
+@pytest.fixture(scope="module", params=FAMILIES, ids=[f"{f}-H{h}" for f, h in FAMILIES])
 def model(request):
     family, H = request.param
     torch.manual_seed(0)
