@@ -65,8 +65,9 @@ def execute(
 
     The kernel runs from ``cwd`` (default: the project root) with this interpreter's
     environment, so ``import ptrim`` and ``params.yaml`` resolve as on the command line.
-    A failing cell raises ``papermill.PapermillExecutionError``; the partial notebook is still
-    written to ``output`` for inspection.
+    What the cells print (progress bars included) is streamed to this process's stdout and
+    stderr while they run. A failing cell raises ``papermill.PapermillExecutionError``; the
+    partial notebook is still written to ``output`` for inspection.
     """
     import jupytext
     import nbformat
@@ -88,6 +89,10 @@ def execute(
             cwd=str(cwd),
             progress_bar=False,
             log_output=False,
+            # cell output streams to this terminal as it happens (tqdm bars of long stages show
+            # in `dvc repro`'s log); the executed notebook keeps it too
+            stdout_file=sys.stdout,
+            stderr_file=sys.stderr,
         )
     finally:
         if tmp.exists():
