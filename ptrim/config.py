@@ -134,6 +134,10 @@ class ModelConfig:
             )
         return v
 
+    # the architecture; by default the entry's own name (``oft_h16: {family: oft, ...}`` is a
+    # variant of OFT with another horizon, e.g. the paper's generality experiment)
+    family: Literal["pi05", "oft", "gr00t", "openvla"] | None = None
+
 
 @dataclass(config=_STRICT)
 class RolloutConfig:
@@ -213,8 +217,8 @@ class Config:
     profile: Literal["smoke", "default", "paper"]
     seed: Annotated[int, Field(ge=0)]
     device: Literal["cpu", "cuda"]
-    families: Annotated[tuple[Literal["pi05", "oft", "gr00t", "openvla"], ...], Field(min_length=1)]
-    models: dict[Literal["pi05", "oft", "gr00t", "openvla"], ModelConfig]
+    families: Annotated[tuple[str, ...], Field(min_length=1)]  # the models this profile trains
+    models: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], ModelConfig]
     libero: LiberoConfig
     rollout: RolloutConfig
     envcheck: EnvCheckConfig
@@ -226,7 +230,17 @@ class Config:
         missing = [f for f in self.families if f not in self.models]
         if missing:
             raise ValueError(f"families {missing} have no entry under models")
+        for name, m in self.models.items():
+            if m.family is None and name not in FAMILIES:
+                raise ValueError(
+                    f"models.{name}: not a family name, so it needs `family:` "
+                    f"(one of {list(FAMILIES)})"
+                )
         return self
+
+    def family_of(self, model: str) -> str:
+        """The architecture of ``models.<model>`` (its ``family``, or its own name)."""
+        return self.models[model].family or model
 
     @model_validator(mode="after")
     def _bc_demos_recorded(self) -> Config:

@@ -27,13 +27,14 @@ def skip_reason(cfg, family: str, suite: str) -> str | None:
 
 
 def build_policy(cfg, family: str):
-    """A fresh model of ``family`` at the profile's preset, horizon, cameras and image size."""
+    """A fresh model for ``models.<family>`` (a family, or a variant such as ``oft_h16``) at
+    the profile's preset, horizon, cameras and image size."""
     from ptrim.models import build
 
     m = cfg.models[family]
     torch.manual_seed(cfg.seed)
     return build(
-        family,
+        cfg.family_of(family),
         m.preset,
         m.plan_horizon,
         cameras=tuple(cfg.libero.cameras),

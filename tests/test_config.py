@@ -80,8 +80,18 @@ def test_unknown_task_index_and_name():
 
 
 def test_unknown_model_family():
-    msg = error_of("families=[pi05, rt2]")
-    assert "families.1 = 'rt2'" in msg and "'pi05', 'oft', 'gr00t' or 'openvla'" in msg
+    assert "families ['rt2'] have no entry under models" in error_of("families=[pi05, rt2]")
+    msg = error_of("models.rt2={preset: small, plan_horizon: 8, exec_len: 8}")
+    assert "models.rt2: not a family name, so it needs `family:`" in msg and "'openvla'" in msg
+    msg = error_of("models.x={preset: small, plan_horizon: 8, exec_len: 8, family: rt2}")
+    assert "models.x.family = 'rt2'" in msg and "'pi05', 'oft', 'gr00t' or 'openvla'" in msg
+
+
+def test_model_variants_name_their_family():
+    cfg = load("families=[oft, oft_h16]", profile="default")
+    assert cfg.family_of("oft_h16") == "oft" and cfg.family_of("oft") == "oft"
+    assert (cfg.models["oft_h16"].plan_horizon, cfg.models["oft_h16"].exec_len) == (16, 16)
+    assert load(profile="smoke").models["oft_h16"].preset == "micro"
 
 
 def test_unknown_preset_and_camera():

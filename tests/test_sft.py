@@ -80,6 +80,8 @@ def test_policy_follows_the_profile():
     assert policy.plan_horizon == cfg.models["gr00t"].plan_horizon
     assert policy.spec.cameras == ("agentview",) and policy.spec.image_size == 32
     assert policy.spec.preset == cfg.models["gr00t"].preset
+    variant = sft.build_policy(cfg, "oft_h16")  # OFT with the longer chunk
+    assert variant.spec.family == "oft" and variant.plan_horizon == 16
 
 
 def test_missing_demonstrations_name_the_files(tmp_path):
