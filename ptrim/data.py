@@ -292,6 +292,18 @@ class DemoWriter:
         self._write_totals()
         self._file.flush()
 
+    def metas(self) -> list[dict[str, Any]]:
+        """The ``meta`` attribute of every complete demo in the file, in order (what a resumed
+        recording needs to know about the demos it keeps)."""
+        keys = sorted((k for k in self._data if _demo_index(k) is not None), key=_demo_index)
+        return [
+            _json_attr(self._data[k].attrs, "meta", f"{self.path}: {k}")
+            if "meta" in self._data[k].attrs
+            else {}
+            for k in keys
+            if "num_samples" in self._data[k].attrs
+        ]
+
     def _write_totals(self) -> None:
         self._data.attrs["num_demos"] = self.num_demos
         self._data.attrs["total"] = self.total
@@ -374,12 +386,14 @@ class DemoFile:
     attributes. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, *, locking: bool | None = None) -> None:
+        """``locking=False`` reads a file another process is still writing (HDF5 would refuse
+        otherwise); it sees the demos completed up to the writer's last flush."""
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"{self.path}: no such file")
         try:
-            self._file = h5py.File(self.path, "r")
+            self._file = h5py.File(self.path, "r", locking=locking)
         except OSError as exc:
             raise DataError(
                 f"{self.path}: unreadable HDF5 file (truncated or corrupt?): {exc}"

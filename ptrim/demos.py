@@ -9,6 +9,7 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -192,7 +193,6 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
         seed=job.seed,
         visual_meshes=job.visual_meshes,
     )
-    done = _recorded_inits(job.path)
     problem_info = {
         "problem_name": job.suite,
         "domain_name": "libero",
@@ -212,28 +212,23 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
             "visual_meshes": job.visual_meshes,
         },
     }
-    stats = {"kept": len(done), "tried": 0, "failed_inits": [], "steps": []}
     job.path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        writer = DemoWriter(
-            job.path,
-            problem_info=problem_info,
-            env_args=env_args,
-            image_convention="opencv",
-            attrs=_signature(job),
-            append=True,
-        )
-    except DataError:  # recorded with other settings: start this task over
+    open_writer = functools.partial(
+        DemoWriter,
+        job.path,
+        problem_info=problem_info,
+        env_args=env_args,
+        image_convention="opencv",
+        attrs=_signature(job),
+        append=True,
+    )
+    try:  # resuming drops a demo a killed run left half-written
+        writer = open_writer()
+    except DataError:  # recorded with other settings, or unreadable: start this task over
         job.path.unlink()
-        done, stats["kept"] = set(), 0
-        writer = DemoWriter(
-            job.path,
-            problem_info=problem_info,
-            env_args=env_args,
-            image_convention="opencv",
-            attrs=_signature(job),
-            append=True,
-        )
+        writer = open_writer()
+    done = {int(m.get("init_index", -1)) for m in writer.metas()}
+    stats = {"kept": len(done), "tried": 0, "failed_inits": [], "steps": []}
     with writer:
         for init in job.init_states:
             if init in done:
@@ -276,13 +271,6 @@ def _signature(job: TaskJob) -> dict[str, str]:
         "visual_meshes",  # recordings made with other meshes look different: not resumed
     )
     return {"ptrim_recording": json.dumps({k: getattr(job, k) for k in keys}, sort_keys=True)}
-
-
-def _recorded_inits(path: Path) -> set[int]:
-    if not path.exists():
-        return set()
-    with DemoFile(path) as f:
-        return {int(f.meta(i).get("init_index", -1)) for i in range(len(f))}
 
 
 def _worker_init() -> None:
@@ -561,6 +549,30 @@ def merge_tables(paths: list[Path]) -> dict[str, dict]:
     return out
 
 
+def recording_status(demo_dir: Path) -> list[dict[str, Any]]:
+    """Per task file in ``demo_dir``: demonstrations recorded so far, their mean length and
+    when the file last changed (readable while a recording is still writing it)."""
+    import time
+
+    rows = []
+    for path in sorted(Path(demo_dir).glob("*_demo.hdf5")):
+        try:
+            with DemoFile(path, locking=False) as f:
+                lengths = f.lengths()
+        except DataError as exc:
+            rows.append({"task": path.name[: -len("_demo.hdf5")], "error": str(exc)})
+            continue
+        rows.append(
+            {
+                "task": path.name[: -len("_demo.hdf5")],
+                "demos": len(lengths),
+                "mean_steps": float(lengths.mean()) if len(lengths) else None,
+                "modified_s_ago": round(time.time() - path.stat().st_mtime),
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
     import json
@@ -570,7 +582,20 @@ def main(argv: list[str] | None = None) -> None:
     m = sub.add_parser("merge", help="per-suite expert tables -> one experts.json")
     m.add_argument("src", type=Path)
     m.add_argument("out", type=Path)
+    s = sub.add_parser("status", help="demonstrations recorded so far (safe during a recording)")
+    s.add_argument("demo_dir", type=Path, help="e.g. data/demos/libero_object")
     args = parser.parse_args(argv)
+    if args.what == "status":
+        for r in recording_status(args.demo_dir):
+            if "error" in r:
+                print(f"{r['task'][:60]:<60} {r['error']}")
+            else:
+                mean = f"{r['mean_steps']:.0f}" if r["mean_steps"] else "-"
+                print(
+                    f"{r['task'][:60]:<60} {r['demos']:>3} demos, {mean:>4} steps on average, "
+                    f"written {r['modified_s_ago']} s ago"
+                )
+        return
     table = merge_tables(list(args.src.glob("*.json")))
     args.out.write_text(json.dumps(table, indent=1) + "\n")
     print(f"{args.out}: {', '.join(table) or 'no suite measured'}")

@@ -215,6 +215,7 @@ def test_append_continues_numbering_and_drops_a_crashed_demo(tmp_path):
         DemoFile(path)
     with DemoWriter(path, problem_info=PROBLEM_INFO, append=True) as w:
         assert w.num_demos == 3
+        assert [m["seed"] for m in w.metas()] == [0, 1, 2]  # what a resumed recording skips
         assert w.add(demos[3]) == "demo_3"
     with DemoFile(path) as f:
         assert f.demo_keys == ["demo_0", "demo_1", "demo_2", "demo_3"]

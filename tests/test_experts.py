@@ -129,8 +129,10 @@ def test_record_task_writes_resumable_libero_layout_demos(tmp_path):
         assert sorted(f.meta(i)["init_index"] for i in range(len(f))) == [0, 1]
         lengths = sorted(int(n) for n in f.lengths())
     # the yield table is read back from the file: both demos, not only the one just recorded
-    from ptrim.demos import recorded_yield
+    from ptrim.demos import recorded_yield, recording_status
 
+    [row] = recording_status(tmp_path)
+    assert row["task"] == "soup" and row["demos"] == 2 and row["mean_steps"] == np.mean(lengths)
     y = recorded_yield(job.path, 4, again)
     assert y["n"] == 2 and y["success_rate"] == 0.5 and sorted(y["steps"]) == lengths
     assert y["levels"] == [0.5, 0.5] and len(y["events"]) == 2
