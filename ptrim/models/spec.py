@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,6 @@ class ModelSpec:
     sde_noise: float = 0.5  # flow families: noise level `a` of the flow-SDE sampler
     init_log_std: float = -2.0  # oft: initial log-std of its Gaussian policy
     bins: int = 256  # openvla: discrete bins per action dimension
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
