@@ -83,5 +83,5 @@ if not skipped:
     )
 
 # %%
-if not skipped:
-    {k: result[k] for k in ("success_rate", "steps", "calls", "exec_len", "latency_ms")}
+headline = ("success_rate", "steps", "calls", "exec_len", "latency_ms")
+{"skipped": skipped} if skipped else {k: result[k] for k in headline}
