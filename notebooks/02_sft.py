@@ -46,7 +46,7 @@ print(skipped or f"{family} on {suite}: {cfg.models[family]}, {cfg.bc}")
 
 # %%
 if not skipped:
-    policy, trained = sft.train(cfg, family, suite, Path(demo_dir), Path(out_dir))
+    policy, trained, data = sft.train(cfg, family, suite, Path(demo_dir), Path(out_dir))
     n_params = sum(p.numel() for p in policy.parameters())
     print(
         f"{n_params / 1e6:.2f}M parameters; {trained['step']} steps "
@@ -59,7 +59,6 @@ if not skipped:
 
 # %%
 if not skipped:
-    data = sft.demo_dataset(cfg, family, suite, Path(demo_dir))
     fig = figures.planned_vs_demo(sft.predicted_vs_demo(policy, data, n=3, seed=cfg.seed))
 
 # %% [markdown]

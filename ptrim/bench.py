@@ -112,9 +112,12 @@ def bench_rollout(args: argparse.Namespace) -> dict:
     }
 
 
+def _machine_line(m: dict) -> str:
+    return f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})"
+
+
 def _print_rollout(res: dict) -> None:
-    m = res["machine"]
-    print(f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})")
+    print(_machine_line(res["machine"]))
     print(
         f"{res['suite']} task {res['task']}, {res['image_size']}² {res['camera']} camera "
         f"({res['visual_meshes']} visual meshes), {res['episode_steps']} steps/episode, "
@@ -268,8 +271,7 @@ def _model_row(r: dict) -> str:
 
 
 def _print_models(res: dict) -> None:
-    m = res["machine"]
-    print(f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})")
+    print(_machine_line(res["machine"]))
     print(
         f"preset {res['preset']}, device {res['device']}, two {res['image_size']}² cameras,"
         f" bf16 {res['bf16']}, median of {res['repeats']}"
@@ -353,8 +355,7 @@ def bench_visuals(args: argparse.Namespace) -> dict:
 
 
 def _print_visuals(res: dict) -> None:
-    m = res["machine"]
-    print(f"machine: {m['cpu']} ({m['cores']} cores)")
+    print(_machine_line(res["machine"]))
     print(f"{res['image_size']}² frames, median of {res['repeats']} renders; |Δ|: mean abs pixel")
     print(
         f"{'suite':16} {'camera':10} {'full ms':>8} {'lowpoly ms':>11} {'speed-up':>9} {'|Δ|':>6}"

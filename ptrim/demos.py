@@ -313,15 +313,7 @@ def expert_success(
                     kept.append(ep)
                     break
     except UnsupportedTask as exc:
-        return {
-            "success_rate": None,
-            "mean_steps": None,
-            "n": 0,
-            "steps": [],
-            "events": [],
-            "levels": [],
-            "unsupported": str(exc),
-        }
+        return _unsupported_result(str(exc))
     finally:
         env.close()
     return {
@@ -334,19 +326,24 @@ def expert_success(
     }
 
 
+def _unsupported_result(reason: str) -> dict[str, Any]:
+    """:func:`expert_success`'s result for a task the expert has no recipe for."""
+    return {
+        "success_rate": None,
+        "mean_steps": None,
+        "n": 0,
+        "steps": [],
+        "events": [],
+        "levels": [],
+        "unsupported": reason,
+    }
+
+
 def recorded_yield(path: Path, n_inits: int, stats: dict[str, Any]) -> dict[str, Any]:
     """What recording kept for one task, in :func:`expert_success`'s form, read back from its
     demonstration file (so a resumed recording reports every demo, not only the new ones)."""
     if "unsupported" in stats:
-        return {
-            "success_rate": None,
-            "mean_steps": None,
-            "n": 0,
-            "steps": [],
-            "events": [],
-            "levels": [],
-            "unsupported": stats["unsupported"],
-        }
+        return _unsupported_result(stats["unsupported"])
     steps, events, levels = [], [], []
     if Path(path).exists():
         with DemoFile(path) as f:

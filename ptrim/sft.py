@@ -58,7 +58,7 @@ def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
 
 def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress: bool = True):
     """Behaviour cloning (resumes from ``out_dir``'s last checkpoint); returns the trained
-    policy and :func:`ptrim.bc.train`'s result."""
+    policy, :func:`ptrim.bc.train`'s result and the dataset (every demo, for plots)."""
     from dvclive import Live
 
     policy = build_policy(cfg, family)
@@ -76,7 +76,7 @@ def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress:
             live=live,
             progress=progress,
         )
-    return policy.eval(), result
+    return policy.eval(), result, data
 
 
 def quick_eval(cfg, policy, family: str, suite: str, progress: bool = True) -> list:

@@ -20,9 +20,7 @@ from ptrim.models.base import Executed, Generators, Plan, executed_mask
 from ptrim.models.blocks import VisionLanguagePrefix, as_tensor
 from ptrim.models.policy import VLAPolicy
 from ptrim.models.spec import ModelSpec
-from ptrim.models.tokenizer import InstructionTokenizer
-
-BOS = 2  # the tokenizer's [BOS] id (tokenizer.SPECIAL)
+from ptrim.models.tokenizer import BOS_ID, InstructionTokenizer
 
 
 class OpenVla(VLAPolicy):
@@ -50,7 +48,7 @@ class OpenVla(VLAPolicy):
     def logits(self, enc: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits ``[B, T+1, bins]`` after ``[BOS, tokens[:, :T]]``."""
         B = tokens.shape[0]
-        bos = self.vlm.embed_tokens(torch.full((B, 1), BOS, device=tokens.device))
+        bos = self.vlm.embed_tokens(torch.full((B, 1), BOS_ID, device=tokens.device))
         extra = torch.cat([bos, self.action_embed(tokens)], dim=1)
         hidden, _ = self.vlm(enc["px"], enc["ids"], enc["text_mask"], extra)
         return self.lm_head(hidden[:, -extra.shape[1] :])
@@ -61,7 +59,7 @@ class OpenVla(VLAPolicy):
         token per step); the per-action log-likelihood is summed as tokens are drawn."""
         enc = self.encode(obs)
         B, n = enc["px"].shape[0], self.plan_horizon * self.spec.action_dim
-        bos = self.vlm.embed_tokens(torch.full((B, 1), BOS, device=self.device))
+        bos = self.vlm.embed_tokens(torch.full((B, 1), BOS_ID, device=self.device))
         hidden, mask, cache = self.vlm.start(enc["px"], enc["ids"], enc["text_mask"], bos)
         tokens, log_p = [], []
         for k in range(n):

@@ -19,7 +19,7 @@ from ptrim.models import flow
 from ptrim.models.blocks import gemma_config, vision_config
 from ptrim.models.policy import FlowPolicy
 from ptrim.models.spec import ModelSpec
-from ptrim.models.tokenizer import IMAGE, InstructionTokenizer
+from ptrim.models.tokenizer import IMAGE_ID, InstructionTokenizer
 
 
 class Pi05(FlowPolicy):
@@ -29,8 +29,7 @@ class Pi05(FlowPolicy):
         super().__init__(spec, tokenizer)
         vocab = self.tokenizer.vocab_size
         text = gemma_config(spec, vocab)
-        self.image_token = 3  # IMAGE's id (tokenizer.SPECIAL)
-        assert IMAGE == "<image>"
+        self.image_token = IMAGE_ID  # π0 swaps these placeholder ids for image features
         vlm = PaliGemmaConfig(
             vision_config=vision_config(spec),
             text_config=text,

@@ -118,7 +118,8 @@ def _load_strict(model: nn.Module, d: Path) -> None:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(saved))
     # tied weights are stored once (safetensors' save_model drops the aliases)
-    missing = [k for k in missing if not _is_alias(model, k, saved)]
+    state = model.state_dict(keep_vars=True)
+    missing = [k for k in missing if not _is_alias(state, k, saved)]
     unexpected = sorted(set(saved) - set(expected))
     shapes = [
         f"{k}: file {tuple(saved[k].shape)} vs config {tuple(expected[k].shape)}"
@@ -135,8 +136,8 @@ def _load_strict(model: nn.Module, d: Path) -> None:
     model.load_state_dict(saved, strict=False)
 
 
-def _is_alias(model: nn.Module, key: str, saved: dict[str, torch.Tensor]) -> bool:
-    state = model.state_dict(keep_vars=True)
+def _is_alias(state: dict[str, torch.Tensor], key: str, saved: dict[str, torch.Tensor]) -> bool:
+    """Whether ``key`` shares its storage with a tensor the file holds (a tied weight)."""
     ptr = state[key].data_ptr()
     return any(k in saved and state[k].data_ptr() == ptr for k in state if k != key)
 

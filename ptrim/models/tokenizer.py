@@ -16,6 +16,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 PAD, UNK, BOS, IMAGE = "[PAD]", "[UNK]", "[BOS]", "<image>"
 SPECIAL = (PAD, UNK, BOS, IMAGE)  # ids 0..3 in this order
+BOS_ID, IMAGE_ID = SPECIAL.index(BOS), SPECIAL.index(IMAGE)
 FILE = "tokenizer.json"
 
 
