@@ -38,6 +38,8 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
     }
 
 
@@ -113,7 +115,8 @@ def bench_rollout(args: argparse.Namespace) -> dict:
 
 
 def _machine_line(m: dict) -> str:
-    return f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})"
+    gpu = f", {m['gpu']}" if m.get("gpu") else ""
+    return f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']}){gpu}"
 
 
 def _print_rollout(res: dict) -> None:
