@@ -19,6 +19,10 @@ Everything a step depends on is a function of ``(seed, step)``:
   torch *global* RNG (CPU and every CUDA device) is seeded with ``derive_seed(seed, LOSS, step)``;
   a policy draws from it as usual (``torch.randn``, ``nn.Dropout``). No generator is added to the
   batch. Python's ``random`` and numpy's global RNG are neither seeded nor saved.
+* **Augmentation** (``shift_pixels > 0``): every image of the batch is shifted by a random
+  whole number of pixels in ``[-shift_pixels, shift_pixels]`` along each axis, edges replicated
+  (:func:`random_shift`, DrQ's and robomimic's crop augmentation), drawn from that same seeded
+  RNG right before ``bc_loss``.
 * **Learning rate** is set by hand from :func:`lr_at` before each step, so the "scheduler" state
   is the step number.
 
@@ -216,6 +220,20 @@ def _trainable(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
+def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
+    """``images`` ``[B, S, S, C]`` (any dtype), each moved by its own random offset in
+    ``[-pad, pad]`` per axis with the border pixels replicated; offsets come from the global
+    torch RNG (seeded per step by :func:`train_step`)."""
+    if pad == 0:
+        return images
+    B, S = images.shape[0], images.shape[1]
+    x = images.permute(0, 3, 1, 2)
+    padded = torch.nn.functional.pad(x.float(), (pad, pad, pad, pad), mode="replicate")
+    offsets = torch.randint(0, 2 * pad + 1, (B, 2)).tolist()
+    out = torch.stack([padded[i, :, r : r + S, c : c + S] for i, (r, c) in enumerate(offsets)])
+    return out.to(images.dtype).permute(0, 2, 3, 1)
+
+
 def train_step(
     policy: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -231,6 +249,11 @@ def train_step(
     set_lr(optimizer, lr_at(step, cfg))
     torch.manual_seed(derive_seed(seed, LOSS, step))
     optimizer.zero_grad(set_to_none=True)
+    if cfg.shift_pixels:
+        batch = {
+            **batch,
+            "images": {c: random_shift(x, cfg.shift_pixels) for c, x in batch["images"].items()},
+        }
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
         loss = policy.bc_loss(batch)
     value = float(loss.detach())

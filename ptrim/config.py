@@ -200,6 +200,7 @@ class BCConfig:
     demos_per_task: Annotated[int, Field(ge=1, le=50)]  # the first N demos of each task's file
     eval_init_states: Annotated[int, Field(ge=1, le=50)]  # quick evaluation after training
     num_workers: Annotated[int, Field(ge=0, le=64)] = 0  # DataLoader worker processes
+    shift_pixels: Annotated[int, Field(ge=0, le=32)] = 0  # random-shift augmentation (0: off)
 
     @field_validator("warmup_steps")
     @classmethod

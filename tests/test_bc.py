@@ -347,6 +347,34 @@ def test_dataloader_workers_change_nothing(dataset, tmp_path):
     assert_same_tensors(*weights)
 
 
+def test_random_shift_moves_each_image_by_its_own_offset():
+    base = torch.arange(6 * 6, dtype=torch.uint8).view(1, 6, 6, 1).repeat(3, 1, 1, 2)
+    assert bc.random_shift(base, 0) is base
+    torch.manual_seed(0)
+    shifted = bc.random_shift(base, 2)
+    torch.manual_seed(0)
+    offsets = torch.randint(0, 5, (3, 2)) - 2  # the same draws: (row, column) moves
+    assert shifted.shape == base.shape and shifted.dtype == torch.uint8
+    for i, (dr, dc) in enumerate(offsets.tolist()):
+        rows = (torch.arange(6) + dr).clamp(0, 5)  # replicated border
+        cols = (torch.arange(6) + dc).clamp(0, 5)
+        assert torch.equal(shifted[i], base[i][rows][:, cols])
+    assert len({tuple(o) for o in offsets.tolist()}) > 1  # not one shift for the whole batch
+
+
+def test_shift_augmentation_trains_and_resumes_bit_exactly(dataset, tmp_path):
+    cfg = bc_config(shift_pixels=2)
+    a = fresh_policy()
+    run(a, dataset, tmp_path / "a", cfg)
+    run(fresh_policy(), dataset, tmp_path / "b", cfg, max_steps_this_run=4)
+    b = fresh_policy(3)
+    run(b, dataset, tmp_path / "b", cfg)
+    assert_same_tensors(a.state_dict(), b.state_dict())
+    plain = fresh_policy()
+    run(plain, dataset, tmp_path / "plain", bc_config())
+    assert not torch.equal(plain.state_dict()["head.3.weight"], a.state_dict()["head.3.weight"])
+
+
 def test_bf16_step(dataset, tmp_path):
     policy = fresh_policy()
     before = {k: v.clone() for k, v in policy.state_dict().items()}
