@@ -13,11 +13,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from test_bc import SIZE, bc_config, demo_paths, run  # noqa: F401 (fixture)
+from test_models import FAMILIES, S, _batch, _gens, _obs
 
 from ptrim.data import ChunkDataset
 from ptrim.models import build, load
-from test_bc import SIZE, bc_config, demo_paths, run  # noqa: F401 (fixture)
-from test_models import FAMILIES, S, _batch, _gens, _obs
 
 DEVICE = os.environ.get("PTRIM_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(
