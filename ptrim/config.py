@@ -212,6 +212,20 @@ class BCConfig:
 
 
 @dataclass(config=_STRICT)
+class ProfilingConfig:
+    """Baseline profiling (:mod:`ptrim.profiling`, the paper's Fig. 1): an execution-length
+    sweep, repeated rollouts for step variance, measured redundancy, plan-tail error."""
+
+    exec_len_points: Annotated[int, Field(ge=2, le=64)] = 6  # h grid: evenly spaced up to H
+    init_states: Annotated[int, Field(ge=1, le=50)] = 10  # per task, for every h of the sweep
+    epsilon: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05  # reliable: SR >= best SR - epsilon
+    variance_init_states: Annotated[int, Field(ge=1, le=50)] = 3  # per task, repeated rollouts
+    variance_repeats: Annotated[int, Field(ge=2, le=100)] = 8  # sampled rollouts per state
+    still_speed: Annotated[float, Field(gt=0.0)] = 0.002  # m/step: the gripper "nearly still"
+    tail_states: Annotated[int, Field(ge=1, le=10_000)] = 64  # demo states for the tail error
+
+
+@dataclass(config=_STRICT)
 class Config:
     """The resolved configuration of one profile."""
 
@@ -225,6 +239,7 @@ class Config:
     envcheck: EnvCheckConfig
     demos: DemosConfig
     bc: BCConfig
+    profiling: ProfilingConfig = ProfilingConfig()
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
