@@ -12,14 +12,20 @@ Conventions
   The authors' code uses the 0-based index (``success_step - 1``); rewards convert.
 * One :class:`CallRecord` per policy forward pass; ``executed`` is how many of its ``H``
   actions reached the simulator (``h``, or fewer when the episode ended inside the chunk).
+* With ``rollout(..., trace=True)`` a record also carries the per-step trajectory:
+  ``proprio_trace[0]`` is the proprioception after reset and ``proprio_trace[t]`` the one after
+  step ``t`` (so ``steps + 1`` rows); ``action_trace[t - 1]`` is the action of step ``t``.
+  Both stay ``None`` otherwise, and neither is written by :meth:`EpisodeRecord.summary`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+
+_ARRAYS = ("calls", "proprio_trace", "action_trace")  # fields summary() leaves out
 
 
 @dataclass
@@ -55,6 +61,8 @@ class EpisodeRecord:
     policy_time_s: float = 0.0  # this episode's share of forward-pass wall time (latency / batch)
     env_time_s: float = 0.0  # wall time spent stepping the simulator
     render_time_s: float = 0.0  # wall time spent rendering observations for the policy
+    proprio_trace: np.ndarray | None = None  # [steps + 1, D] proprio after reset and each step
+    action_trace: np.ndarray | None = None  # [steps, action_dim] the executed actions
 
     @property
     def n_calls(self) -> int:
@@ -70,9 +78,8 @@ class EpisodeRecord:
         return self.executed_actions / self.n_calls if self.calls else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """Scalars only: what gets written to metrics JSON."""
-        d = asdict(self)
-        d.pop("calls")
+        """Scalars only: what gets written to metrics JSON (no calls' arrays, no traces)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
         d["calls"] = self.n_calls
         d["mean_exec_len"] = self.mean_exec_len
         return d

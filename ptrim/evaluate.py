@@ -38,11 +38,17 @@ def evaluate(
     sample: bool = False,
     seed: int = 0,
     progress: bool = True,
+    trace: bool = False,
 ) -> list[EpisodeRecord]:
     """Episodes of ``policy`` on ``suite`` (the profile's tasks and initial states unless
     given), ``repeats`` per initial state, executing ``exec_len`` actions per plan.
     ``sample=False`` is the deployed policy (flow families integrate the ODE from seeded noise,
-    regression heads return their mean, token heads their argmax)."""
+    regression heads return their mean, token heads their argmax). ``trace`` records each
+    episode's per-step proprio and actions (:func:`ptrim.rollout.rollout`).
+
+    Initial states and per-episode seeds depend on ``seed``, the task's position and the
+    initial state/repeat only, not on ``exec_len``: runs at several ``h`` with the same
+    arguments are paired episode by episode."""
     from tqdm.auto import tqdm
 
     from ptrim.envs.batch import EnvBatch
@@ -62,7 +68,12 @@ def evaluate(
         jobs = make_jobs(n_envs, inits, [exec_len], repeats=repeats, seed=seed * 1000 + t)
         with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
             episodes += rollout(
-                policy, envs, jobs, sample=sample, on_episode=lambda ep: _tick(bar, ep)
+                policy,
+                envs,
+                jobs,
+                sample=sample,
+                on_episode=lambda ep: _tick(bar, ep),
+                trace=trace,
             )
     bar.close()
     return episodes

@@ -149,3 +149,140 @@ def task_success(per_task: dict[str, dict], title: str = ""):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Baseline profiling (the paper's Fig. 1; data from ptrim.profiling)
+# --------------------------------------------------------------------------------------------
+
+# The paper's Fig. 1b curve, read off the plot (PAPER.md §2): pi0.5 on LIBERO-Spatial.
+PAPER_FIG1B = {
+    "label": "paper (π0.5, LIBERO-Spatial)",
+    "h": [5, 7, 9, 11, 13, 15],
+    "success_rate": [98.2, 98.8, 99.0, 95.0, 94.8, 89.8],  # percent
+    "steps": [105.3, 104.3, 103.6, 110.9, 114.7, 120.7],
+}
+
+
+def save_figure(fig, stem: str | Path, dpi: int = 150) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf`` (folders created; no timestamp in the PDF, so an
+    unchanged figure rewrites the same bytes). Returns the two paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, pdf = Path(f"{stem}.png"), Path(f"{stem}.pdf")
+    fig.savefig(png, dpi=dpi, bbox_inches="tight")
+    fig.savefig(pdf, bbox_inches="tight", metadata={"CreationDate": None})
+    return [png, pdf]
+
+
+def _column(rows: list[dict], name: str, scale: float = 1.0) -> np.ndarray:
+    """One column of flat rows as floats (None -> NaN), times ``scale``."""
+    return np.array([r.get(name) for r in rows], dtype=float) * scale
+
+
+def _band(ax, x, rows: list[dict], name: str, scale: float = 1.0, **style):
+    """A line with markers and, where the rows have ``<name>_lo``/``_hi``, a shaded interval."""
+    (line,) = ax.plot(x, _column(rows, name, scale), **style)
+    if rows and f"{name}_lo" in rows[0]:
+        lo, hi = _column(rows, f"{name}_lo", scale), _column(rows, f"{name}_hi", scale)
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
+    return line
+
+
+def _sr_steps_panel(ax, rows: list[dict], title: str, sr_scale: float = 100.0) -> None:
+    """Success rate (left axis, %) and steps of successful episodes (right axis) against h."""
+    x = _column(rows, "h")
+    sr = _band(ax, x, rows, "success_rate", sr_scale, marker="o", color="C0", label="success")
+    ax.set_xlabel("execution length h")
+    ax.set_ylabel("success rate (%)", color="C0")
+    ax.set_xticks(x)
+    twin = ax.twinx()
+    st = _band(twin, x, rows, "steps", marker="s", ls="--", color="C3", label="steps")
+    twin.set_ylabel("steps to success", color="C3")
+    ax.legend(handles=[sr, st], fontsize=7, loc="lower left")
+    ax.set_title(title, fontsize=9)
+
+
+def fig1a_step_variance(variance: dict, title: str = ""):
+    """Per task: box plot of the steps of successful repeated rollouts (all initial states of
+    the task pooled), repeats shown as dots; tasks without a success are listed apart."""
+    import matplotlib.pyplot as plt
+
+    per_task = {t: s for t, s in variance["per_task"].items() if s}
+    missing = [t for t, s in variance["per_task"].items() if not s]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(per_task), 2) + 1.2))
+    if per_task:
+        data = list(per_task.values())
+        ax.boxplot(data, orientation="horizontal", tick_labels=[_short(t) for t in per_task])
+        rng = np.random.default_rng(0)  # fixed jitter: the same figure every run
+        for y, steps in enumerate(data, start=1):
+            ax.plot(steps, y + rng.uniform(-0.15, 0.15, len(steps)), ".", color="C0", ms=3)
+    ax.set_xlabel("steps to success (repeated sampled rollouts)")
+    ax.invert_yaxis()
+    if missing:
+        note = f"no success: {', '.join(map(_short, missing))}"
+        ax.text(0, -0.12, note, fontsize=6, transform=ax.transAxes, va="top")
+    cv = variance.get("mean_cv")
+    cv_text = f"mean step CV {cv:.2f}" if cv is not None and np.isfinite(cv) else ""
+    ax.set_title(f"{title}  {cv_text}".strip(), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def fig1b_exec_length(
+    rows: list[dict], *, reliable_h: int | None = None, title: str = "", paper: bool = True
+):
+    """Success rate and steps against execution length h, with 95 % bands (ours, from
+    ``profiling.sweep_table`` rows); a dotted line at the reliable h. ``paper`` adds a panel
+    with the paper's curve (:data:`PAPER_FIG1B`, no intervals published)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 if paper else 1, figsize=(10 if paper else 5.2, 3.4))
+    axes = np.atleast_1d(axes)
+    _sr_steps_panel(axes[0], rows, title or "ours")
+    if reliable_h is not None:
+        axes[0].axvline(reliable_h, ls=":", color="0.4")
+        where = ("data", "axes fraction")
+        note = f"reliable h = {reliable_h}"
+        axes[0].annotate(note, (reliable_h, 0.98), xycoords=where, fontsize=7, ha="right", va="top")
+    if paper:
+        p = PAPER_FIG1B
+        paper_rows = [
+            {"h": h, "success_rate": s, "steps": st}
+            for h, s, st in zip(p["h"], p["success_rate"], p["steps"], strict=True)
+        ]
+        _sr_steps_panel(axes[1], paper_rows, p["label"], sr_scale=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def fig1c_redundancy(rows: list[dict], keyframes: dict | None = None, title: str = ""):
+    """Redundant share of steps and path ratio against h, with 95 % bands (successful episodes,
+    ``profiling.redundancy_table`` rows); ``keyframes`` (``profiling.keyframes``) adds a strip
+    of frames of the most redundant episode below."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(9, 3.2 + (2.0 if keyframes else 0.0)), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 2.0]) if keyframes else (fig, None)
+    share_ax, path_ax = top.subplots(1, 2)
+    x = _column(rows, "h")
+    _band(share_ax, x, rows, "redundant_share", 100.0, marker="o", color="C1")
+    share_ax.set_ylabel("redundant steps (% of steps)")
+    _band(path_ax, x, rows, "path_ratio", marker="o", color="C2")
+    path_ax.axhline(1.0, ls=":", color="0.5", lw=0.8)
+    path_ax.set_ylabel("path length / straight line")
+    for ax in (share_ax, path_ax):
+        ax.set_xlabel("execution length h")
+        ax.set_xticks(x)
+    top.suptitle(title, fontsize=9)
+    if keyframes and keyframes["frames"]:
+        axes = np.atleast_1d(bottom.subplots(1, len(keyframes["frames"])))
+        k = keyframes
+        for ax, frame, step in zip(axes, k["frames"], k["frame_steps"], strict=True):
+            ax.imshow(frame)
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(f"t={step}", fontsize=7)
+        bottom.suptitle(
+            f"most redundant: {_short(k['task'])} #{k['init_index']}, h={k['exec_len']}", fontsize=8
+        )
+    return fig

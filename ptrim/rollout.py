@@ -103,12 +103,16 @@ def rollout(
     sample: bool = True,
     keep_obs: bool = False,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
+    trace: bool = False,
 ) -> list[EpisodeRecord]:
     """Run ``jobs`` and return one :class:`EpisodeRecord` per job, in job order.
 
     An episode ends at the first step after which the task is solved, or at the environment's
     ``max_steps``. ``keep_obs`` stores each call's observation (RL needs it to rescore plans).
     ``on_episode`` is called as each episode finishes (progress bars, streaming to disk).
+    ``trace`` records every step's executed action and the proprioception after it (plus the
+    one after reset) into ``proprio_trace``/``action_trace``; it needs environments with a
+    ``proprio()`` method, and the extra reads are not counted in ``env_time_s``.
     """
     H = policy.plan_horizon
     for j in jobs:
@@ -122,6 +126,7 @@ def rollout(
 
     records: list[EpisodeRecord | None] = [None] * len(jobs)
     running: dict[int, tuple[int, EpisodeRecord, ChunkBroker, torch.Generator]] = {}
+    traces: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # env: (proprio, actions)
 
     def start_next(envs_to_start: list[int]) -> None:
         starts = {i: queues[i].popleft() for i in envs_to_start if queues[i]}
@@ -144,6 +149,9 @@ def rollout(
             rec.env_time_s += reset_share
             gen = torch.Generator().manual_seed(job.seed)
             running[i] = (k, rec, ChunkBroker(job.exec_len), gen)
+        if trace and starts:
+            for i, p in zip(starts, envs.proprio(list(starts)), strict=True):
+                traces[i] = ([p], [])
 
     start_next(list(queues))
     while running:
@@ -183,9 +191,14 @@ def rollout(
                 broker.load(acts, call)
 
         # 2. one action for every running environment
+        actions = {i: broker.next_action() for i, (_, _, broker, _) in running.items()}
         t0 = time.perf_counter()
-        solved = envs.step({i: broker.next_action() for i, (_, _, broker, _) in running.items()})
+        solved = envs.step(actions)
         share = (time.perf_counter() - t0) / len(solved)
+        if trace:
+            for i, p in zip(solved, envs.proprio(list(solved)), strict=True):
+                traces[i][0].append(p)
+                traces[i][1].append(actions[i])
 
         # 3. book-keeping; finished environments move on to their next job
         finished = []
@@ -196,6 +209,9 @@ def rollout(
             if ok:
                 rec.success, rec.success_step = True, rec.steps
             if ok or rec.steps >= rec.max_steps:
+                if trace:
+                    proprio, acts = traces.pop(i)
+                    rec.proprio_trace, rec.action_trace = np.stack(proprio), np.stack(acts)
                 records[k] = rec
                 finished.append(i)
                 del running[i]

@@ -41,9 +41,12 @@ class CountingEnv:
         self.observed_at.append(self.t)
         return {
             "images": {"agentview": np.full((4, 4, 3), self.t, np.uint8)},
-            "proprio": np.array([self.t, self.init], np.float32),
+            "proprio": self.proprio(),
             "instruction": self.instruction,
         }
+
+    def proprio(self):
+        return np.array([self.t, self.init], np.float32)
 
     def get_state(self):
         return np.array([self.t, self.init])

@@ -132,6 +132,11 @@ class EnvBatch:
         out = self._call("observe", {i: () for i in indices})
         return [out[i] for i in indices]
 
+    def proprio(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Proprioception of the given environments (their ``proprio()``), without rendering."""
+        out = self._call("proprio", {i: () for i in indices})
+        return [out[i] for i in indices]
+
     def close(self) -> None:
         for m in self._members:
             m.close()

@@ -31,7 +31,7 @@ class Sizes:
 
 PRESETS: dict[str, Sizes] = {
     "micro": Sizes(32, 1, 4, 48, 2, 2, 24, 32, 2),
-    "small": Sizes(128, 3, 8, 192, 4, 4, 48, 128, 4),
+    "small": Sizes(128, 3, 4, 192, 4, 4, 48, 128, 4),  # 16 tokens per camera: 3x faster BC on CPU
     "base": Sizes(384, 6, 8, 512, 8, 8, 64, 384, 6),
 }
 
