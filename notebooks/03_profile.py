@@ -22,7 +22,8 @@
 #   sweep's trajectories, with frames of the most redundant successful episode;
 # - **plan-tail error**: deterministic plan vs demonstrated chunk per plan position.
 #
-# Writes `data/metrics/profile/<model>-<suite>.json` and, in `figures_dir`, each figure as
+# Writes `data/metrics/profile/<model>-<suite>.json` and, in `figures_dir`
+# (`paper_figures/profile/<model>-<suite>/` under DVC), each figure as
 # `<figure>_<model>-<suite>.png/.pdf` with its data as `<figure>_<model>-<suite>.csv`
 # (`fig1a_step_variance`, `fig1b_exec_length`, `fig1c_redundancy`, plus `tail_error_*.csv`), so
 # every model and suite keeps its own files. A pair the profile does not train records why.
@@ -51,8 +52,10 @@ cfg = config.load(profile, overrides)
 prof = cfg.profiling
 skipped = sft.skip_reason(cfg, family, suite)
 Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+Path(figures_dir).mkdir(parents=True, exist_ok=True)
 if skipped:
     _ = Path(metrics_path).write_text(json.dumps({"skipped": skipped}, indent=1) + "\n")
+    _ = (Path(figures_dir) / "README.md").write_text(f"Not profiled: {skipped}.\n")
 stem = functools.partial(profiling.figure_stem, figures_dir, model=family, suite=suite)
 print(skipped or f"{family} on {suite}: {prof}")
 

@@ -91,7 +91,7 @@ def test_envcheck_stage_runs_under_dvc_and_its_notebook_is_byte_stable(tmp_path)
 
 def test_pipeline_parses_and_wires_every_stage():
     """dvc.yaml is valid for DVC itself (schema errors otherwise surface only in `dvc repro`)
-    and the merge stage waits for every per-suite demos stage."""
+    and each stage waits for the ones whose outputs it reads."""
     dvc = str(Path(sys.executable).parent / "dvc")
     done = subprocess.run([dvc, "dag", "--md"], cwd=ROOT, text=True, capture_output=True)
     assert done.returncode == 0, done.stderr
@@ -102,3 +102,7 @@ def test_pipeline_parses_and_wires_every_stage():
     suites = ("libero_object", "libero_spatial", "libero_goal", "libero_10")
     assert {(f"demos@{s}", "experts") for s in suites} <= edges
     assert "envcheck" in node.values()
+    models = ("pi05", "oft", "gr00t", "openvla", "oft_h16")
+    pairs = [f"{m}-{s}" for m in models for s in suites]
+    assert {(f"sft@{p}", f"profile@{p}") for p in pairs} <= edges  # profiling reads the weights
+    assert {(f"demos@{s}", f"profile@oft-{s}") for s in suites} <= edges
