@@ -225,6 +225,148 @@ class ProfilingConfig:
     tail_states: Annotated[int, Field(ge=1, le=10_000)] = 64  # demo states for the tail error
 
 
+Family = Literal["pi05", "oft", "gr00t", "openvla"]
+RL_LR = {"pi05": 5e-6, "oft": 2e-5, "gr00t": 5e-6, "openvla": 2e-5}  # flow 5e-6, OFT 2e-5
+RL_CLIP_HIGH = {"pi05": 0.2, "oft": 0.28, "gr00t": 0.2, "openvla": 0.2}
+RL_H_BASE = {"pi05": 20, "oft": 8, "gr00t": 10, "openvla": 1}  # h / h_base normaliser
+RL_T_MAX = {"libero_spatial": 150, "libero_object": 150, "libero_goal": 200, "libero_10": 300}
+
+
+def _over_defaults(defaults: dict[str, Any], value: Any, canonical=None) -> Any:
+    """A per-family / per-suite map given in part: the entries not listed keep their defaults."""
+    if not isinstance(value, dict):
+        return value
+    return {**defaults, **{(canonical(k) if canonical else k): v for k, v in value.items()}}
+
+
+@dataclass(config=_STRICT)
+class Stage1Config:
+    """RL stage 1, reliable chunk extension (:mod:`ptrim.trainer`, DESIGN.md §2.2). The rollouts
+    of a group start from one initial state but execute different lengths ``h_i`` of each
+    ``H``-action plan; ``R_i = r_succ + lam_plan · r_max · (h_i / h_base) · 1[success]``."""
+
+    iterations: Annotated[int, Field(ge=0)] = 20  # GRPO iterations (0: nothing to train)
+    lam_plan: Annotated[float, Field(ge=0)] = 1.0
+    h_base: dict[Family, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: dict(RL_H_BASE)
+    )  # per family; families not listed keep their default
+    # how h_i is assigned: "pattern" (the paper's code, a fixed ladder) or "frontier" (ours)
+    curriculum: Literal["pattern", "frontier"] = "pattern"
+    # pattern: the ladder of acceptance ratios γ = h/H; member j of a group executes
+    # h = round(γ_j · H) (γ cycling). (0.25, 0.5, 0.75) with H = 20 is the authors' [5, 10, 15]
+    ladder: Annotated[tuple[Annotated[float, Field(gt=0, le=1)], ...], Field(min_length=1)] = (
+        0.25,
+        0.5,
+        0.75,
+    )
+    window: Annotated[int, Field(ge=1)] = 32  # recent rollouts per h in the success log
+    frontier_step: Annotated[int, Field(ge=1)] = 5  # frontier: the ladder is h*, h*+d, …, H
+    frontier_tau: Annotated[float, Field(gt=0)] = 0.95  # h* advances at SR(h*+d) >= tau · SR_base
+    frontier_epsilon: Annotated[float, Field(ge=0, le=1)] = 0.05  # start h*: SR >= best - epsilon
+    # the horizon handed to stage 2: the longest h with windowed SR >= SR_base - tolerance
+    horizon_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+    @field_validator("h_base", mode="before")
+    @classmethod
+    def _h_base_defaults(cls, v: Any) -> Any:
+        return _over_defaults(RL_H_BASE, v)
+
+
+@dataclass(config=_STRICT)
+class Stage2Config:
+    """RL stage 2, redundancy-aware step reduction (DESIGN.md §2.3), at the stage-1 horizon:
+    ``R_i = r_succ + r_eff − p_i`` (step saving within ``T_max``, group-anchored stability
+    penalty), and optionally the explicit shortcut check: a success shorter than
+    ``(1 − gamma) · μ_g`` is replayed ``replays`` times from its initial state with fresh noise;
+    if fewer than ``rho · replays`` succeed within ``(1 + slack) · t_i``, its r_eff is withheld."""
+
+    iterations: Annotated[int, Field(ge=0)] = 20
+    T_max: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: dict(RL_T_MAX)
+    )  # step budget per suite (short names allowed); suites not listed keep their default
+    lam_eff: Annotated[float, Field(ge=0)] = 0.9
+    lam_stab: Annotated[float, Field(ge=0)] = 0.15
+    sigma_floor: Annotated[float, Field(ge=0)] = 5.0  # penalty only where σ_g >= sigma_floor
+    use_stability: bool = True  # False: the "no stability term" ablation
+    shortcut_check: bool = False
+    shortcut_gamma: Annotated[float, Field(ge=0, lt=1)] = 0.25
+    shortcut_rho: Annotated[float, Field(ge=0, le=1)] = 0.5
+    shortcut_slack: Annotated[float, Field(ge=0)] = 0.1
+    shortcut_replays: Annotated[int, Field(ge=1, le=64)] = 3
+
+    @field_validator("T_max", mode="before")
+    @classmethod
+    def _t_max_defaults(cls, v: Any) -> Any:
+        return _over_defaults(RL_T_MAX, v, libero_setup.canonical_suite)
+
+
+@dataclass(config=_STRICT)
+class RLConfig:
+    """GRPO post-training shared by both stages (:mod:`ptrim.trainer`, PAPER.md §3): per
+    iteration ``groups_per_iter`` groups of ``group_size`` sampled rollouts, each group from one
+    task × initial state; success filter, group-normalised advantages, clipped PPO on the
+    log-likelihood of each chunk's executed actions. Per-family maps take the model's family
+    (``oft_h16`` uses ``oft``'s values); entries not listed keep their defaults."""
+
+    # which stages run: both (the method), or one (the "stage 1 only" / "stage 2 only" ablations)
+    stages: Annotated[tuple[Literal["stage1", "stage2"], ...], Field(min_length=1)] = (
+        "stage1",
+        "stage2",
+    )
+    group_size: Annotated[int, Field(ge=2, le=256)] = 8  # G: rollouts per initial state
+    groups_per_iter: Annotated[int, Field(ge=1)] = 4
+    init_states: Annotated[int, Field(ge=1, le=50)] = 50  # groups draw from the first N per task
+    lr: dict[Family, Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: dict(RL_LR))
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
+        0.9,
+        0.95,
+    )  # AdamW
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01  # AdamW; not on biases, norms, 1-D
+    grad_clip: Annotated[float, Field(gt=0)] = 1.0  # max global gradient norm
+    clip_low: Annotated[float, Field(ge=0, lt=1)] = 0.2  # ratio clipped to [1 - low, 1 + high]
+    clip_high: dict[Family, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: dict(RL_CLIP_HIGH)
+    )
+    dual_clip: Annotated[float, Field(gt=1)] | None = 3.0  # c (negative advantages); null: off
+    kl_coef: Annotated[float, Field(ge=0)] = 0.0  # KL to the frozen stage input; 0: off (paper)
+    filter_low: Annotated[float, Field(ge=0, le=1)] = 0.1  # keep groups with mean success in
+    filter_high: Annotated[float, Field(ge=0, le=1)] = 1.0  # [low, high] (bounds inclusive)
+    epochs: Annotated[int, Field(ge=1, le=100)] = 1  # PPO passes over each iteration's chunks
+    minibatches: Annotated[int, Field(ge=1)] = 1  # optimizer steps per epoch
+    micro_batch: Annotated[int, Field(ge=1)] = 32  # chunks per forward/backward (memory only)
+    checkpoint_every: Annotated[int, Field(ge=1)] = 5  # iterations (+ one at the end)
+    # environments kept open across iterations, per task, least recently used closed first (a
+    # LIBERO env holds ~0.7 GB and takes ~6 s to build on 2 cores); at least one task's batch
+    max_open_envs: Annotated[int, Field(ge=1)] = 10
+    stage1: Stage1Config = Stage1Config()
+    stage2: Stage2Config = Stage2Config()
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr_defaults(cls, v: Any) -> Any:
+        return _over_defaults(RL_LR, v)
+
+    @field_validator("clip_high", mode="before")
+    @classmethod
+    def _clip_high_defaults(cls, v: Any) -> Any:
+        return _over_defaults(RL_CLIP_HIGH, v)
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_stages(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"stages listed twice: {list(v)}")
+        return v
+
+    @field_validator("filter_high")
+    @classmethod
+    def _filter_bounds(cls, v: float, info: ValidationInfo) -> float:
+        low = info.data.get("filter_low")
+        if low is not None and v < low:
+            raise ValueError(f"filter_high must be >= filter_low (= {low})")
+        return v
+
+
 @dataclass(config=_STRICT)
 class Config:
     """The resolved configuration of one profile."""
@@ -240,6 +382,7 @@ class Config:
     demos: DemosConfig
     bc: BCConfig
     profiling: ProfilingConfig = ProfilingConfig()
+    rl: RLConfig = RLConfig()
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
@@ -363,6 +506,10 @@ _SECTIONS: dict[tuple[str, ...], type] = {
     ("demos",): DemosConfig,
     ("bc",): BCConfig,
     ("models", "*"): ModelConfig,
+    ("profiling",): ProfilingConfig,
+    ("rl",): RLConfig,
+    ("rl", "stage1"): Stage1Config,
+    ("rl", "stage2"): Stage2Config,
 }
 
 

@@ -228,3 +228,44 @@ def test_config_is_frozen():
     c = load()
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.libero.image_size = 3
+
+
+# ------------------------------------------------------------------ rl (params.yaml may omit it)
+def test_rl_defaults_are_the_papers():
+    rl = load().rl
+    assert rl == config.RLConfig()
+    assert (rl.group_size, rl.filter_low, rl.filter_high, rl.dual_clip, rl.kl_coef) == (
+        8, 0.1, 1.0, 3.0, 0.0
+    )  # fmt: skip
+    assert rl.lr == {"pi05": 5e-6, "oft": 2e-5, "gr00t": 5e-6, "openvla": 2e-5}
+    assert rl.clip_high["oft"] == 0.28 and rl.clip_high["pi05"] == 0.2 and rl.betas == (0.9, 0.95)
+    assert rl.stage1.h_base == {"pi05": 20, "oft": 8, "gr00t": 10, "openvla": 1}
+    assert rl.stage2.T_max == {
+        "libero_spatial": 150, "libero_object": 150, "libero_goal": 200, "libero_10": 300
+    }  # fmt: skip
+    assert (rl.stage2.lam_eff, rl.stage2.lam_stab, rl.stage2.sigma_floor) == (0.9, 0.15, 5.0)
+    assert rl.stages == ("stage1", "stage2") and not rl.stage2.shortcut_check
+
+
+def test_rl_maps_given_in_part_keep_the_other_entries():
+    rl = load("rl.lr.oft=1e-5", "rl.stage2.T_max={long: 400}", "rl.stages=[stage2]").rl
+    assert rl.lr["oft"] == 1e-5 and rl.lr["pi05"] == 5e-6
+    assert rl.stage2.T_max["libero_10"] == 400 and rl.stage2.T_max["libero_goal"] == 200
+    assert rl.stages == ("stage2",)
+
+
+def test_bad_rl_values_name_key_value_and_allowed():
+    assert "rl.group_size = 1: Input should be greater than or equal to 2" in error_of(
+        "rl.group_size=1"
+    )
+    msg = error_of("rl.stage1.curriculum=linear")
+    assert "rl.stage1.curriculum = 'linear'" in msg and "'pattern' or 'frontier'" in msg
+    msg = error_of("rl.lr.pi0=1e-5")
+    assert "'pi0'" in msg and "'pi05', 'oft', 'gr00t' or 'openvla'" in msg
+    msg = error_of("rl.filter_low=0.6", "rl.filter_high=0.5")
+    assert "rl.filter_high = 0.5: filter_high must be >= filter_low (= 0.6)" in msg
+    assert "rl.stages = ['stage1', 'stage1']" in error_of("rl.stages=[stage1, stage1]")
+    msg = error_of("rl.stage2.T_max={moon: 10}")
+    assert "unknown LIBERO suite 'moon'" in msg
+    msg = error_of("rl.stage2.lamb_eff=1")
+    assert "rl.stage2.lamb_eff: unknown key" in msg and "'lam_eff'" in msg

@@ -1,0 +1,1196 @@
+"""GRPO post-training: PolicyTrim's two RL stages (PAPER.md §3, DESIGN.md §2.2-2.4).
+
+:func:`train_stage1` makes a longer part ``h`` of each ``H``-action plan executable (reliable
+chunk extension); :func:`train_stage2` shortens episodes at the horizon stage 1 chose
+(redundancy-aware step reduction). Both run a :class:`GRPOTrainer`, whose iteration
+(:meth:`GRPOTrainer.run_iteration`) reads like the algorithm, each step timed:
+
+1. **sync** — the rollouts call the very policy object being trained (one process, one copy of
+   the weights), so there is nothing to copy.
+2. **interact** — ``groups_per_iter`` groups of ``G`` sampled rollouts
+   (:func:`ptrim.rollout.rollout` with ``sample=True, keep_obs=True``). A group is one task ×
+   one initial state: all its members reset the simulator to the same initial-state index
+   (LIBERO restores the whole MuJoCo state and clears the solver warm start and the gripper's
+   action smoothing, so every member starts from a bit-identical simulator state). Stage 1
+   gives member ``j`` the execution length the curriculum assigns (:mod:`ptrim.curriculum`),
+   stage 2 runs every member at the stage-1 horizon. The rollouts of one task share an
+   :class:`~ptrim.envs.batch.EnvBatch` of ``rollout.num_envs`` environments, kept open across
+   iterations (:class:`EnvPool`, at most ``rl.max_open_envs``); with ``num_envs = G`` a
+   group's members run side by side and the policy is called once for all of them (jobs are
+   group-major and spread round-robin over the environments).
+3. **score** — rewards on the whole batch (:mod:`ptrim.rewards`; ``r_max`` over every group
+   before filtering), the success filter (groups whose mean success lies outside
+   ``[filter_low, filter_high]`` are dropped), GRPO advantages per group, each copied to every
+   chunk (policy call) up to and including the one where the rollout finished. Stage 2 may
+   first replay shortcut candidates (``stage2.shortcut_check``).
+4. **train** — PPO on the kept chunks (:func:`ppo_update`): one ratio per chunk from the
+   log-likelihood summed over the chunk's *executed* actions — new: ``policy.log_prob`` on the
+   stored observation and replay (flow chain, Gaussian sample, tokens); old: the per-action
+   ``log_prob`` the policy recorded while sampling, summed over the same actions. Clipped
+   surrogate with dual clip, token-mean over chunks, optional KL to the frozen stage input,
+   gradient clipping; only ``policy.trainable_in_rl()`` is optimised (π0.5: the action expert;
+   GR00T: the action head; OFT, OpenVLA: everything), and no gradient is computed for the rest.
+   The policy stays in eval mode throughout: the log-probabilities must score the distribution
+   the plans were sampled from.
+5. **log / checkpoint** — one history entry per iteration (:meth:`GRPOTrainer.log_entry`
+   lists the names), dvclive, checkpoints.
+
+Seeds
+-----
+Everything random is a function of ``(seed, stage, iteration, …)`` (``bc.derive_seed``): the
+task × initial state of group ``g`` (a seeded permutation of all pairs per epoch, consumed
+``groups_per_iter`` at a time: :func:`group_starts`), the sampling noise of member ``j``
+(:func:`sample_seed`), the noise of shortcut replays (:func:`replay_seed`), the chunk order of
+minibatches, and the torch global RNG, reseeded before rollouts and before the update.
+
+Checkpoints and resume
+----------------------
+Every ``checkpoint_every`` iterations, at a clean stop and at the end, into
+``out_dir/checkpoints/iter_<N>/`` (N = iterations done; written to a hidden temporary directory
+and renamed, ``checkpoints/latest`` names the newest, the last two are kept): the policy's
+``save_pretrained`` files, ``optimizer.safetensors`` + ``optimizer.json``,
+``rng_state.safetensors`` and ``trainer_state.json`` (iteration, wall time, the stage's state —
+the curriculum —, the run's identity and the history). No pickle anywhere. A run killed at any
+point and restarted with the same arguments continues from the newest checkpoint and ends with
+the weights, optimizer and curriculum state of an uninterrupted run, bit for bit (same machine,
+same threads, a deterministic simulator). The caller passes the stage's *input* policy again:
+with ``kl_coef > 0`` it is the frozen reference. At the end: ``out_dir/final/`` (weights),
+``out_dir/history.json``, ``out_dir/result.json`` (the result dict without the history).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ptrim import bc, metrics, rewards
+from ptrim.curriculum import (
+    Curriculum,
+    FrontierCurriculum,
+    PatternCurriculum,
+    select_stage2_horizon,
+)
+from ptrim.envs.batch import EnvBatch
+from ptrim.episode import EpisodeRecord
+from ptrim.models.base import Plan
+from ptrim.rollout import Job, rollout, stack_observations
+
+CHECKPOINTS = "checkpoints"
+LATEST = "latest"
+HISTORY = "history.json"
+RESULT = "result.json"
+KEEP_CHECKPOINTS = 2
+OPTIMIZER_TENSORS = "optimizer.safetensors"
+OPTIMIZER_JSON = "optimizer.json"
+RNG_TENSORS = "rng_state.safetensors"
+TRAINER_STATE = "trainer_state.json"
+_ITER_DIR = re.compile(r"iter_(\d+)")
+
+# purposes mixed into bc.derive_seed (bc uses 0-2), and one id per stage
+STARTS, SAMPLE, REPLAY, SHUFFLE, UPDATE, INTERACT = 10, 11, 12, 13, 14, 15
+STAGE_IDS = {"stage1": 1, "stage2": 2}
+KL_LOG_RATIO_CLAMP = rewards.LOG_RATIO_CLAMP
+
+EnvFactory = Callable[[str], Any]  # task name -> a fresh environment of that task
+
+
+# ============================================================================================
+# Seeds and groups
+# ============================================================================================
+
+
+def sample_seed(seed: int, stage: str, iteration: int, group: int, member: int) -> int:
+    """Sampling-noise seed of member ``member`` of group ``group`` in ``iteration``."""
+    return bc.derive_seed(seed, SAMPLE, STAGE_IDS[stage], iteration, group, member)
+
+
+def replay_seed(seed: int, stage: str, iteration: int, rollout_index: int, repeat: int) -> int:
+    """Seed of shortcut replay ``repeat`` of rollout ``rollout_index`` (batch position)."""
+    return bc.derive_seed(seed, REPLAY, STAGE_IDS[stage], iteration, rollout_index, repeat)
+
+
+def group_starts(
+    n_tasks: int, n_inits: int, per_iteration: int, *, seed: int, stage: str, iteration: int
+) -> list[tuple[int, int]]:
+    """``(task index, initial state)`` of each group of ``iteration``.
+
+    All ``n_tasks · n_inits`` pairs form an endless stream of seeded permutations (one per
+    epoch); iteration ``i`` takes positions ``i·per_iteration … (i+1)·per_iteration − 1``, so
+    the groups of an iteration are distinct pairs (while there are enough) and every pair comes
+    up once per epoch."""
+    n = n_tasks * n_inits
+    if n < 1 or per_iteration < 1:
+        raise ValueError(f"need tasks, initial states and groups >= 1, got {n_tasks}, {n_inits}")
+    orders: dict[int, list[int]] = {}
+    starts = []
+    for g in range(per_iteration):
+        epoch, k = divmod(iteration * per_iteration + g, n)
+        if epoch not in orders:
+            gen = torch.Generator().manual_seed(
+                bc.derive_seed(seed, STARTS, STAGE_IDS[stage], epoch)
+            )
+            orders[epoch] = torch.randperm(n, generator=gen).tolist()
+        starts.append(divmod(orders[epoch][k], n_inits))
+    return starts
+
+
+def ladder_lengths(ratios: Sequence[float], plan_horizon: int) -> list[int]:
+    """Execution lengths of acceptance ratios ``γ = h/H``: ``round(γ·H)`` (halves up), within
+    ``1..H``, sorted, duplicates merged. ``(0.25, 0.5, 0.75)`` with ``H = 20``: ``[5, 10, 15]``."""
+    return sorted({min(plan_horizon, max(1, math.floor(g * plan_horizon + 0.5))) for g in ratios})
+
+
+@dataclass(frozen=True)
+class Group:
+    """One GRPO group: ``len(exec_lens)`` rollouts of ``task`` from ``init_state``."""
+
+    task: str
+    init_state: int
+    exec_lens: tuple[int, ...]  # h of each member
+    seeds: tuple[int, ...]  # sampling seed of each member
+
+
+# ============================================================================================
+# Chunks and the PPO update
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One policy call of a kept rollout, as the update needs it."""
+
+    obs: dict[str, Any]  # the observation the plan was made from
+    plan: np.ndarray  # [H, D]
+    replay: dict[str, np.ndarray]  # what the policy needs to score the plan again
+    executed: int  # actions of the plan that ran
+    advantage: float  # the rollout's GRPO advantage
+    logp_old: float  # recorded log-likelihood of the executed actions (summed)
+
+
+def chunks_of(
+    episodes: Sequence[EpisodeRecord], advantage: np.ndarray, keep: np.ndarray
+) -> list[Chunk]:
+    """The chunks of the kept rollouts, rollout by rollout: every call up to and including the
+    one where the rollout finished (:func:`ptrim.rewards.broadcast_to_chunks`), each with its
+    rollout's advantage and the recorded log-likelihood of its executed actions."""
+    values, _ = rewards.broadcast_to_chunks(advantage, [ep.n_calls for ep in episodes])
+    chunks = []
+    for i, ep in enumerate(episodes):
+        if not keep[i]:
+            continue
+        for k, call in enumerate(ep.calls):
+            if call.obs is None:
+                raise ValueError("RL needs each call's observation: rollout(keep_obs=True)")
+            if "log_prob" not in call.replay:
+                raise ValueError(
+                    "the policy records no per-action 'log_prob' in its plans' replay: "
+                    "it cannot be trained by RL"
+                )
+            logp_old = float(np.sum(np.asarray(call.replay["log_prob"])[: call.executed]))
+            adv = float(values[i, k])  # mask[i, k] holds: a rollout's calls are its chunks
+            chunks.append(Chunk(call.obs, call.plan, call.replay, call.executed, adv, logp_old))
+    return chunks
+
+
+def chunk_log_probs(policy: Any, chunks: Sequence[Chunk]) -> torch.Tensor:
+    """``[B]`` log-likelihood of each chunk's executed actions under ``policy`` (with
+    gradients): one batched ``policy.log_prob`` with a per-row executed mask."""
+    obs = stack_observations([c.obs for c in chunks])
+    plan = Plan(
+        actions=np.stack([c.plan for c in chunks]),
+        replay={k: np.stack([c.replay[k] for c in chunks]) for k in chunks[0].replay},
+    )
+    H = plan.actions.shape[1]
+    mask = torch.arange(H)[None, :] < torch.tensor([c.executed for c in chunks])[:, None]
+    return policy.log_prob(obs, plan, mask)
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """The update's hyperparameters for one model (per-family values resolved)."""
+
+    clip_low: float
+    clip_high: float
+    dual_clip: float | None
+    kl_coef: float
+    grad_clip: float
+    epochs: int
+    minibatches: int
+    micro_batch: int
+
+    @classmethod
+    def of(cls, rl: Any, family: str) -> PPOSettings:
+        return cls(
+            clip_low=rl.clip_low,
+            clip_high=rl.clip_high[family],
+            dual_clip=rl.dual_clip,
+            kl_coef=rl.kl_coef,
+            grad_clip=rl.grad_clip,
+            epochs=rl.epochs,
+            minibatches=rl.minibatches,
+            micro_batch=rl.micro_batch,
+        )
+
+
+def kl_to_reference(logp_new: torch.Tensor, logp_ref: torch.Tensor) -> torch.Tensor:
+    """Per-chunk k3 estimate of KL(π_new ‖ π_ref) on samples of the rollout policy:
+    ``exp(d) − 1 − d`` with ``d = log π_ref − log π_new`` (clamped to ±20); never negative."""
+    d = (logp_ref.detach() - logp_new).clamp(-KL_LOG_RATIO_CLAMP, KL_LOG_RATIO_CLAMP)
+    return torch.exp(d) - 1.0 - d
+
+
+def ppo_update(
+    policy: Any,
+    optimizer: torch.optim.Optimizer,
+    chunks: Sequence[Chunk],
+    settings: PPOSettings,
+    *,
+    generator: torch.Generator,
+    reference: Any = None,
+) -> dict[str, float]:
+    """PPO epochs over ``chunks``; returns means over them (and over optimizer steps).
+
+    Each epoch shuffles the chunks (``generator``) and splits them into ``minibatches`` parts,
+    one optimizer step each; a part is scored ``micro_batch`` chunks at a time with gradients
+    accumulated, so its loss is the token-mean over all its chunks
+    (:func:`ptrim.rewards.ppo_loss`) plus ``kl_coef`` × the mean :func:`kl_to_reference`.
+    Gradients are clipped to ``grad_clip`` (global norm over the optimizer's parameters).
+    Stats: ``loss``, ``clip_frac``, ``dual_clip_frac``, ``approx_kl`` (old ‖ new),
+    ``ratio_mean``, ``kl_ref`` (if ``reference``), ``grad_norm`` (before clipping),
+    ``optimizer_steps``, ``chunks``. With no chunks nothing is updated."""
+    n = len(chunks)
+    out = {"chunks": float(n), "optimizer_steps": 0.0}
+    if n == 0:
+        return out
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    sums: dict[str, float] = {}
+    weight, grad_norms = 0, []
+    for _ in range(settings.epochs):
+        order = torch.randperm(n, generator=generator)
+        for part in torch.tensor_split(order, min(settings.minibatches, n)):
+            optimizer.zero_grad(set_to_none=True)
+            for micro in torch.split(part, settings.micro_batch):
+                batch = [chunks[i] for i in micro.tolist()]
+                logp_new = chunk_log_probs(policy, batch)
+                logp_old = torch.tensor([c.logp_old for c in batch], dtype=logp_new.dtype)
+                adv = torch.tensor([c.advantage for c in batch], dtype=logp_new.dtype)
+                loss, stats = rewards.ppo_loss(
+                    logp_new,
+                    logp_old.to(logp_new.device),
+                    adv.to(logp_new.device),
+                    settings.clip_low,
+                    settings.clip_high,
+                    settings.dual_clip,
+                )
+                if reference is not None:
+                    with torch.no_grad():
+                        logp_ref = chunk_log_probs(reference, batch)
+                    kl = kl_to_reference(logp_new, logp_ref).mean()
+                    loss = loss + settings.kl_coef * kl
+                    stats["kl_ref"] = float(kl.detach())
+                (loss * (len(batch) / len(part))).backward()
+                stats["loss"] = float(loss.detach())
+                for k, v in stats.items():
+                    if k != "n_valid":
+                        sums[k] = sums.get(k, 0.0) + v * len(batch)
+                weight += len(batch)
+            grad_norms.append(float(torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)))
+            optimizer.step()
+    out |= {k: v / weight for k, v in sums.items()}
+    out["grad_norm"] = float(np.mean(grad_norms))
+    out["optimizer_steps"] = float(len(grad_norms))
+    return out
+
+
+def rl_param_groups(
+    policy: torch.nn.Module, params: Sequence[torch.nn.Parameter], weight_decay: float
+) -> list[dict[str, Any]]:
+    """``params`` in two AdamW groups as behaviour cloning does (:func:`ptrim.bc.param_groups`):
+    matrices decay; biases, norms and other 1-D parameters (OFT's log-std) do not."""
+    wanted = {id(p) for p in params}
+    decay, no_decay = [], []
+    for name, p in policy.named_parameters():
+        if id(p) in wanted:
+            (no_decay if p.ndim < 2 or name.endswith("bias") else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    if not groups:
+        raise ValueError("the policy has no parameters to train in RL (trainable_in_rl)")
+    return groups
+
+
+@contextmanager
+def only_training(policy: torch.nn.Module, params: Sequence[torch.nn.Parameter]) -> Iterator[None]:
+    """Inside, every parameter of ``policy`` not in ``params`` has ``requires_grad`` off (no
+    gradient is computed for the frozen part); restored on exit."""
+    keep = {id(p) for p in params}
+    frozen = [p for p in policy.parameters() if p.requires_grad and id(p) not in keep]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+
+
+# ============================================================================================
+# The two stages: what differs between them
+# ============================================================================================
+
+
+ReplayRunner = Callable[[Sequence[int], int], list[list[EpisodeRecord]]]
+
+
+class Stage1:
+    """Reliable chunk extension: a group's members execute the curriculum's ``h_i``; the
+    horizon bonus ``λ_plan · r_max · h_i / h_base`` rewards successes at longer ``h``. The
+    horizon for stage 2 is the longest whose windowed success rate holds
+    (:func:`ptrim.curriculum.select_stage2_horizon` against ``sr_base − tolerance``)."""
+
+    name = "stage1"
+
+    def __init__(
+        self,
+        curriculum: Curriculum,
+        *,
+        h_base: float,
+        lam_plan: float,
+        sr_base: float,
+        tolerance: float,
+    ) -> None:
+        self.curriculum = curriculum
+        self.h_base, self.lam_plan = h_base, lam_plan
+        self.sr_base, self.tolerance = sr_base, tolerance
+
+    def exec_lens(self, group_size: int) -> list[int]:
+        return self.curriculum.assign(group_size)
+
+    def rewards(
+        self, arrays: Mapping[str, np.ndarray], keep: np.ndarray, replays: ReplayRunner
+    ) -> tuple[rewards.RewardTerms, dict[str, float]]:
+        terms = rewards.stage1_rewards(
+            arrays["success"],
+            arrays["h"],
+            arrays["env_reward"],
+            h_base=self.h_base,
+            lam_plan=self.lam_plan,
+        )
+        return terms, {}
+
+    def observe(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.curriculum.update(arrays["h"].tolist(), arrays["success"].tolist())
+
+    def horizon(self) -> int | None:
+        rates = self.curriculum.per_horizon_success()
+        if not any(math.isfinite(r) for r in rates.values()):
+            return None
+        return select_stage2_horizon(rates, self.sr_base, self.tolerance)
+
+    def metrics(self) -> dict[str, float]:
+        rates = self.curriculum.per_horizon_success()
+        out = {f"curriculum/sr_h{h}": r for h, r in rates.items()}
+        if isinstance(self.curriculum, FrontierCurriculum):
+            out["stage1/frontier"] = self.curriculum.frontier
+        if (h := self.horizon()) is not None:
+            out["stage1/selected_h"] = h
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        return {"sr_base": self.sr_base, "curriculum": self.curriculum.state_dict()["config"]}
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "horizon": self.horizon(),
+            "per_horizon_success": {
+                str(h): r for h, r in self.curriculum.per_horizon_success().items()
+            },
+            "sr_base": self.sr_base,
+            "tolerance": self.tolerance,
+            "frontier_history": list(getattr(self.curriculum, "history", [])),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"curriculum": self.curriculum.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.curriculum.load_state_dict(state["curriculum"])
+
+
+@dataclass(frozen=True)
+class ShortcutCheck:
+    """Stage 2's optional explicit check (DESIGN.md §2.3): each success of a kept group shorter
+    than ``(1 − gamma) · μ_g`` is replayed ``replays`` times from its initial state at its
+    ``h`` with fresh noise; its step-saving reward is withheld unless at least
+    ``rho · replays`` replays succeed within ``(1 + slack) · t_i``
+    (:func:`ptrim.rewards.shortcut_withheld`)."""
+
+    gamma: float
+    rho: float
+    slack: float
+    replays: int
+
+    def withheld(
+        self, arrays: Mapping[str, np.ndarray], keep: np.ndarray, run: ReplayRunner
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        s, t, g = arrays["success"], arrays["t"], arrays["group"]
+        candidates = np.flatnonzero(rewards.replay_candidates(s, t, g, self.gamma) & keep)
+        mu = rewards.group_success_steps(s, t, g).mu
+        out = np.zeros(len(s), dtype=bool)
+        if len(candidates):
+            for i, eps in zip(candidates, run(candidates.tolist(), self.replays), strict=True):
+                ok = [e.success for e in eps]
+                rt = [e.success_step - 1 if e.success else -1 for e in eps]
+                out[i] = rewards.shortcut_withheld(
+                    t[i], mu[i], ok, rt, gamma=self.gamma, rho=self.rho, slack=self.slack
+                )
+        return out, {
+            "shortcut/candidates": float(len(candidates)),
+            "shortcut/replays": float(len(candidates) * self.replays),
+        }
+
+
+class Stage2:
+    """Redundancy-aware step reduction at a fixed horizon: ``R_i = r_succ + r_eff − p_i``
+    (:func:`ptrim.rewards.stage2_rewards`), with the optional :class:`ShortcutCheck`."""
+
+    name = "stage2"
+
+    def __init__(
+        self,
+        horizon: int,
+        *,
+        T_max: float,
+        lam_eff: float,
+        lam_stab: float,
+        sigma_floor: float,
+        use_stability: bool,
+        shortcut: ShortcutCheck | None = None,
+    ) -> None:
+        self.horizon = int(horizon)
+        self.T_max, self.lam_eff, self.lam_stab = T_max, lam_eff, lam_stab
+        self.sigma_floor, self.use_stability, self.shortcut = sigma_floor, use_stability, shortcut
+
+    def exec_lens(self, group_size: int) -> list[int]:
+        return [self.horizon] * group_size
+
+    def rewards(
+        self, arrays: Mapping[str, np.ndarray], keep: np.ndarray, replays: ReplayRunner
+    ) -> tuple[rewards.RewardTerms, dict[str, float]]:
+        withheld, info = None, {}
+        if self.shortcut is not None:
+            withheld, info = self.shortcut.withheld(arrays, keep, replays)
+        terms = rewards.stage2_rewards(
+            arrays["success"],
+            arrays["t"],
+            arrays["group"],
+            arrays["env_reward"],
+            T_max=self.T_max,
+            lam_eff=self.lam_eff,
+            lam_stab=self.lam_stab,
+            sigma_floor=self.sigma_floor,
+            use_stability=self.use_stability,
+            withheld=withheld,
+        )
+        return terms, info
+
+    def observe(self, arrays: Mapping[str, np.ndarray]) -> None:
+        pass
+
+    def metrics(self) -> dict[str, float]:
+        return {"stage2/horizon": self.horizon}
+
+    def identity(self) -> dict[str, Any]:
+        return {"horizon": self.horizon}
+
+    def result(self) -> dict[str, Any]:
+        return {"horizon": self.horizon}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        pass
+
+
+# ============================================================================================
+# The trainer
+# ============================================================================================
+
+
+class Stopwatch:
+    """Wall seconds per named step (summed when a step repeats)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - t0)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+
+@dataclass
+class Scores:
+    """What scoring an iteration's rollouts gives ([N] arrays, batch order)."""
+
+    arrays: dict[str, np.ndarray]  # rewards.rollout_arrays + "group"
+    terms: rewards.RewardTerms
+    keep: np.ndarray  # rollouts of groups that pass the success filter
+    advantage: np.ndarray  # GRPO advantage (0 for dropped groups)
+    info: dict[str, float] = field(default_factory=dict)
+
+
+class EnvPool:
+    """One :class:`EnvBatch` of ``size`` environments per task, kept open across iterations
+    (building a LIBERO environment takes seconds). When a new task's batch would bring the
+    total above ``max_envs``, the least recently used batches are closed first (the batch being
+    built is always allowed)."""
+
+    def __init__(self, factory: EnvFactory, size: int, workers: str, max_envs: int) -> None:
+        self.factory, self.size, self.workers, self.max_envs = factory, size, workers, max_envs
+        self._open: dict[str, EnvBatch] = {}  # least recently used first
+
+    def get(self, task: str) -> tuple[EnvBatch, float]:
+        """The batch of ``task`` and the seconds spent building it now (0 if it was open)."""
+        if task in self._open:
+            self._open[task] = self._open.pop(task)  # most recently used
+            return self._open[task], 0.0
+        while self._open and (len(self._open) + 1) * self.size > self.max_envs:
+            self._open.pop(next(iter(self._open))).close()
+        t0 = time.perf_counter()
+        factory = functools.partial(self.factory, task)
+        self._open[task] = EnvBatch([factory] * self.size, workers=self.workers)
+        return self._open[task], time.perf_counter() - t0
+
+    def close(self) -> None:
+        for batch in self._open.values():
+            batch.close()
+        self._open = {}
+
+
+class GRPOTrainer:
+    """GRPO for one stage on one suite (module docstring). ``stage`` is a :class:`Stage1` or
+    :class:`Stage2`; ``env_factory(task)`` builds one environment of ``task``; ``tasks`` are
+    the task names groups are drawn from, with initial states ``0 .. rl.init_states − 1``."""
+
+    def __init__(
+        self,
+        policy: Any,
+        stage: Stage1 | Stage2,
+        rl: Any,
+        *,
+        family: str,
+        tasks: Sequence[str],
+        env_factory: EnvFactory,
+        iterations: int,
+        out_dir: str | Path,
+        seed: int,
+        device: str = "cpu",
+        num_envs: int = 1,
+        workers: str = "inline",
+        live: Any = None,
+        progress: bool = True,
+    ) -> None:
+        if not tasks:
+            raise ValueError("GRPO needs at least one task")
+        self.policy = policy.to(device).eval()
+        self.stage, self.rl, self.family = stage, rl, family
+        self.tasks, self.env_factory = list(tasks), env_factory
+        self.iterations, self.seed = int(iterations), int(seed)
+        self.out_dir = Path(out_dir)
+        self.envs = EnvPool(env_factory, int(num_envs), workers, rl.max_open_envs)
+        self.live, self.progress = live, progress
+        self.settings = PPOSettings.of(rl, family)
+        self.params = list(policy.trainable_in_rl())
+        self.optimizer = torch.optim.AdamW(
+            rl_param_groups(policy, self.params, rl.weight_decay),
+            lr=rl.lr[family],
+            betas=tuple(rl.betas),
+        )
+        self.reference = None  # the frozen stage input, for the KL term
+        if rl.kl_coef > 0:
+            self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
+        self.iteration = 0  # iterations done
+        self.wall_s = 0.0
+        self.history: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------------ the algorithm
+    def run(self, max_iterations_this_run: int | None = None) -> dict[str, Any]:
+        """Run (or continue, from ``out_dir``'s newest checkpoint) to ``iterations``; returns
+        ``{"stage", "iteration", "finished", "resumed_from", "checkpoint", "final", "history",
+        …stage result}`` (stage 1 adds ``horizon`` for stage 2, ``per_horizon_success``,
+        ``frontier_history``; stage 2 its ``horizon``)."""
+        from tqdm.auto import tqdm
+
+        if max_iterations_this_run is not None and max_iterations_this_run < 1:
+            raise ValueError(f"max_iterations_this_run must be >= 1, got {max_iterations_this_run}")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        resumed_from = self.resume()
+        checkpoint = latest_checkpoint(self.out_dir)
+        stop = self.iterations
+        if max_iterations_this_run is not None:
+            stop = min(stop, self.iteration + max_iterations_this_run)
+        try:
+            with tqdm(
+                total=self.iterations,
+                initial=self.iteration,
+                desc=self.stage.name,
+                unit="iter",
+                disable=not self.progress,
+            ) as bar:
+                while self.iteration < stop:
+                    started = time.perf_counter()
+                    entry = self.run_iteration()
+                    self.wall_s += time.perf_counter() - started
+                    entry["wall_s"] = self.wall_s
+                    self.log(entry, bar)
+                    if self.iteration % self.rl.checkpoint_every == 0 or self.iteration == stop:
+                        checkpoint = self.save_checkpoint()
+        finally:
+            self.envs.close()
+        finished = self.iteration >= self.iterations
+        result = {
+            "stage": self.stage.name,
+            "iteration": self.iteration,
+            "finished": finished,
+            "resumed_from": resumed_from,
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "final": str(bc.save_final(self.out_dir, self.policy)) if finished else None,
+            **self.stage.result(),
+        }
+        if finished:
+            bc._write_json(self.out_dir / RESULT, result)
+        return result | {"history": self.history}
+
+    def run_iteration(self) -> dict[str, float]:
+        """One GRPO iteration; returns its log entry. (Sync is a no-op: the rollouts call
+        ``self.policy`` itself.)"""
+        clock, it = Stopwatch(), self.iteration
+        with clock("interact"):
+            groups = self.draw_groups(it)
+            episodes = self.interact(groups, it, clock)
+        with clock("score"):
+            scores = self.score(groups, episodes, it, clock)
+        with clock("update"):
+            chunks = chunks_of(episodes, scores.advantage, scores.keep)
+            stats = self.train(chunks, it)
+        self.stage.observe(scores.arrays)
+        self.iteration += 1
+        return self.log_entry(groups, episodes, scores, stats, clock)
+
+    def draw_groups(self, iteration: int) -> list[Group]:
+        """The iteration's groups: task × initial state (:func:`group_starts`), each member's
+        execution length (the stage's) and sampling seed (:func:`sample_seed`)."""
+        G, name = self.rl.group_size, self.stage.name
+        starts = group_starts(
+            len(self.tasks),
+            self.rl.init_states,
+            self.rl.groups_per_iter,
+            seed=self.seed,
+            stage=name,
+            iteration=iteration,
+        )
+        return [
+            Group(
+                task=self.tasks[task],
+                init_state=init,
+                exec_lens=tuple(self.stage.exec_lens(G)),
+                seeds=tuple(sample_seed(self.seed, name, iteration, g, j) for j in range(G)),
+            )
+            for g, (task, init) in enumerate(starts)
+        ]
+
+    def interact(
+        self, groups: Sequence[Group], iteration: int, clock: Stopwatch
+    ) -> list[EpisodeRecord]:
+        """Every member of every group, sampled, observations kept; batch order is group-major
+        (member ``j`` of group ``g`` at ``g·G + j``)."""
+        torch.manual_seed(
+            bc.derive_seed(self.seed, INTERACT, STAGE_IDS[self.stage.name], iteration)
+        )
+        runs = [
+            (g.task, g.init_state, h, s)
+            for g in groups
+            for h, s in zip(g.exec_lens, g.seeds, strict=True)
+        ]
+        return self._rollouts(runs, clock, keep_obs=True)
+
+    def score(
+        self,
+        groups: Sequence[Group],
+        episodes: Sequence[EpisodeRecord],
+        iteration: int,
+        clock: Stopwatch,
+    ) -> Scores:
+        """Rewards over the whole batch, the success filter, GRPO advantages."""
+        arrays = rewards.rollout_arrays(episodes)
+        arrays["group"] = np.repeat(np.arange(len(groups)), self.rl.group_size)
+        keep = rewards.keep_groups(
+            arrays["success"], arrays["group"], self.rl.filter_low, self.rl.filter_high
+        )
+        replays = functools.partial(self.replay, groups, episodes, iteration, clock)
+        terms, info = self.stage.rewards(arrays, keep, replays)
+        advantage = np.where(keep, rewards.group_advantages(terms.total, arrays["group"]), 0.0)
+        success = arrays["success"].reshape(len(groups), -1)
+        info |= {
+            "groups/total": float(len(groups)),
+            "groups/kept": float(keep.reshape(len(groups), -1)[:, 0].sum()),
+            "groups/all_fail": float((~success.any(1)).sum()),
+            "groups/all_success": float(success.all(1).sum()),
+            "advantage/abs_mean": float(np.abs(advantage[keep]).mean()) if keep.any() else 0.0,
+        }
+        return Scores(arrays=arrays, terms=terms, keep=keep, advantage=advantage, info=info)
+
+    def replay(
+        self,
+        groups: Sequence[Group],
+        episodes: Sequence[EpisodeRecord],
+        iteration: int,
+        clock: Stopwatch,
+        indices: Sequence[int],
+        repeats: int,
+    ) -> list[list[EpisodeRecord]]:
+        """``repeats`` fresh-noise rollouts of each rollout in ``indices`` (batch positions):
+        same task, initial state and execution length (:func:`replay_seed`)."""
+        G = self.rl.group_size
+        runs = [
+            (groups[i // G].task, groups[i // G].init_state, episodes[i].exec_len,
+             replay_seed(self.seed, self.stage.name, iteration, i, r))
+            for i in indices
+            for r in range(repeats)
+        ]  # fmt: skip
+        with clock("replay"):
+            done = self._rollouts(runs, clock, keep_obs=False)
+        return [done[k * repeats : (k + 1) * repeats] for k in range(len(indices))]
+
+    def train(self, chunks: Sequence[Chunk], iteration: int) -> dict[str, float]:
+        """The PPO update on the kept chunks (:func:`ppo_update`), only ``trainable_in_rl()``
+        with gradients; the global RNG and the minibatch order are seeded per iteration."""
+        stage_id = STAGE_IDS[self.stage.name]
+        torch.manual_seed(bc.derive_seed(self.seed, UPDATE, stage_id, iteration))
+        order = torch.Generator().manual_seed(
+            bc.derive_seed(self.seed, SHUFFLE, stage_id, iteration)
+        )
+        with only_training(self.policy, self.params):
+            return ppo_update(
+                self.policy,
+                self.optimizer,
+                chunks,
+                self.settings,
+                generator=order,
+                reference=self.reference,
+            )
+
+    # ------------------------------------------------------------------------ rollouts
+    def _rollouts(
+        self, runs: Sequence[tuple[str, int, int, int]], clock: Stopwatch, *, keep_obs: bool
+    ) -> list[EpisodeRecord]:
+        """Episodes of ``(task, init_state, h, seed)`` runs, in that order. The runs of one task
+        go to that task's batch of environments (:class:`EnvPool`), round-robin."""
+        out: list[EpisodeRecord | None] = [None] * len(runs)
+        by_task: dict[str, list[int]] = {}
+        for k, run in enumerate(runs):
+            by_task.setdefault(run[0], []).append(k)
+        for task, positions in by_task.items():
+            envs, build_s = self.envs.get(task)
+            clock.add("env_build", build_s)
+            jobs = [
+                Job(env=k % len(envs), init_state=runs[p][1], exec_len=runs[p][2], seed=runs[p][3])
+                for k, p in enumerate(positions)
+            ]
+            episodes = rollout(self.policy, envs, jobs, sample=True, keep_obs=keep_obs)
+            for p, ep in zip(positions, episodes, strict=True):
+                out[p] = ep
+        return out  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------------ logging
+    def log_entry(
+        self,
+        groups: Sequence[Group],
+        episodes: Sequence[EpisodeRecord],
+        scores: Scores,
+        stats: Mapping[str, float],
+        clock: Stopwatch,
+    ) -> dict[str, float]:
+        """The iteration's metrics (undefined values, e.g. steps without a success, are left
+        out):
+
+        * ``success_rate``, ``success/h<h>`` (this iteration, per execution length),
+          ``steps`` (mean first-success step over successes), ``steps_all`` (failures at the
+          limit), ``calls`` (forward passes per rollout), ``exec_len`` (:mod:`ptrim.metrics`)
+        * ``reward/<term>``: batch means of ``r_succ``, ``r_plan``, ``r_eff``, ``penalty``,
+          ``total``, and ``r_max``, ``withheld`` (:meth:`ptrim.rewards.RewardTerms.summary`)
+        * ``groups/total|kept|all_fail|all_success``, ``advantage/abs_mean``;
+          ``shortcut/candidates|replays`` (stage 2 with the check)
+        * ``train/<stat>`` from :func:`ppo_update`: ``loss``, ``clip_frac``, ``dual_clip_frac``,
+          ``approx_kl`` (old ‖ new, k3), ``ratio_mean``, ``kl_ref`` (KL to the stage input, when
+          ``kl_coef > 0``), ``grad_norm``, ``optimizer_steps``, ``chunks``
+        * ``policy/neg_logp``: mean −log π of an executed action as sampled (for OFT and
+          OpenVLA an entropy estimate of the action distribution; for the flow families the
+          density of the denoising chain, comparable across iterations only);
+          ``policy/std`` (OFT: mean learned std, normalised units); ``policy/sde_noise``
+          (flow families: the SDE noise level, fixed)
+        * stage 1: ``curriculum/sr_h<h>`` (windowed), ``stage1/frontier`` (frontier mode),
+          ``stage1/selected_h`` (the horizon stage 2 would get now); stage 2:
+          ``stage2/horizon``
+        * wall time: ``time/interact_s`` (of which ``time/sim_s`` env stepping + rendering,
+          ``time/render_s``, ``time/policy_s`` inference, ``time/env_build_s``),
+          ``time/score_s`` (of which ``time/replay_s``), ``time/update_s``
+        * ``iteration`` (done), ``wall_s`` (training wall time so far, added by :meth:`run`)
+        """
+        eps = list(episodes)
+        entry: dict[str, float] = {
+            "iteration": self.iteration,
+            "success_rate": metrics.success_rate(eps),
+            "steps": metrics.mean_steps(eps),
+            "steps_all": metrics.mean_steps_all(eps),
+            "calls": metrics.mean_calls_all(eps),
+            "exec_len": metrics.exec_len(eps),
+        }
+        for h in sorted({ep.exec_len for ep in eps}):
+            entry[f"success/h{h}"] = metrics.success_rate([e for e in eps if e.exec_len == h])
+        entry |= {f"reward/{k}": v for k, v in scores.terms.summary().items()}
+        entry |= scores.info
+        entry |= {f"train/{k}": v for k, v in stats.items()}
+        entry |= policy_noise(self.policy, eps)
+        entry |= self.stage.metrics()
+        s = clock.seconds
+        entry |= {
+            "time/interact_s": s.get("interact", 0.0),
+            "time/sim_s": sum(e.env_time_s + e.render_time_s for e in eps),
+            "time/render_s": sum(e.render_time_s for e in eps),
+            "time/policy_s": sum(e.policy_time_s for e in eps),
+            "time/env_build_s": s.get("env_build", 0.0),
+            "time/score_s": s.get("score", 0.0),
+            "time/replay_s": s.get("replay", 0.0),
+            "time/update_s": s.get("update", 0.0),
+        }
+        return {k: float(v) for k, v in entry.items() if math.isfinite(float(v))}
+
+    def log(self, entry: dict[str, float], bar: Any) -> None:
+        """History (and ``history.json``), dvclive (``live.step`` = iterations done), bar."""
+        self.history.append(entry)
+        bc._write_json(self.out_dir / HISTORY, self.history)
+        if self.live is not None:
+            self.live.step = self.iteration
+            for name, value in entry.items():
+                if name != "iteration":
+                    self.live.log_metric(f"{self.stage.name}/{name}", value)
+            self.live.next_step()
+        postfix = {"sr": f"{entry.get('success_rate', 0):.2f}"}
+        for key, label in (("steps", "steps"), ("stage1/frontier", "h*")):
+            if key in entry:
+                postfix[label] = f"{entry[key]:.0f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update()
+
+    # ------------------------------------------------------------------------ checkpoints
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must share with this run to be resumed by it: the stage and its
+        arguments, seed, family, tasks and every RL setting that shapes the trajectory
+        (``checkpoint_every`` and the iteration counts may change)."""
+        rl = asdict(self.rl)
+        rl.pop("checkpoint_every")
+        rl.pop("max_open_envs")
+        for s in ("stage1", "stage2"):
+            rl[s].pop("iterations")
+        return _jsonable(
+            {
+                "stage": self.stage.name,
+                "stage_args": self.stage.identity(),
+                "seed": self.seed,
+                "family": self.family,
+                "tasks": self.tasks,
+                "rl": rl,
+            }
+        )
+
+    def save_checkpoint(self) -> Path:
+        """``out_dir/checkpoints/iter_<iteration>/``, atomically; ``latest`` names it; only
+        the last :data:`KEEP_CHECKPOINTS` are kept."""
+        root = self.out_dir / CHECKPOINTS
+        root.mkdir(parents=True, exist_ok=True)
+        for stale in root.glob(".tmp_iter_*"):  # left by a process killed while saving
+            shutil.rmtree(stale)
+        final = root / f"iter_{self.iteration}"
+        tmp = bc._fresh_dir(root / f".tmp_{final.name}")
+        self.policy.save_pretrained(tmp)
+        tensors, meta = bc.optimizer_to_files(self.optimizer)
+        save_file(tensors, tmp / OPTIMIZER_TENSORS)
+        (tmp / OPTIMIZER_JSON).write_text(json.dumps(meta, indent=1) + "\n")
+        save_file(bc.rng_state(), tmp / RNG_TENSORS)
+        state = {
+            "iteration": self.iteration,
+            "wall_s": self.wall_s,
+            "identity": self.identity(),
+            "stage_state": self.stage.state_dict(),
+            "history": self.history,
+        }
+        (tmp / TRAINER_STATE).write_text(json.dumps(_jsonable(state), indent=1) + "\n")
+        bc._replace_dir(tmp, final)
+        bc._write_text(root / LATEST, final.name + "\n")
+        for old in checkpoint_dirs(self.out_dir)[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old)
+        return final
+
+    def resume(self) -> int | None:
+        """Load the newest checkpoint (weights, optimizer, RNG, stage state, history), if any;
+        returns the iteration resumed at. Raises ValueError if it belongs to another run."""
+        checkpoint = latest_checkpoint(self.out_dir)
+        if checkpoint is None:
+            return None
+        state = json.loads((checkpoint / TRAINER_STATE).read_text())
+        theirs, ours = state["identity"], self.identity()
+        if theirs != ours:
+            diffs = _differences(theirs, ours)
+            raise ValueError(
+                f"{checkpoint} was written by another run ({'; '.join(diffs)}); it cannot be "
+                "resumed with these arguments: use another out_dir or delete it"
+            )
+        loaded = type(self.policy).from_pretrained(checkpoint)
+        self.policy.load_state_dict(loaded.state_dict())
+        del loaded
+        meta = json.loads((checkpoint / OPTIMIZER_JSON).read_text())
+        tensors = load_file(checkpoint / OPTIMIZER_TENSORS)
+        self.optimizer.load_state_dict(bc.optimizer_from_files(tensors, meta))
+        bc.set_rng_state(load_file(checkpoint / RNG_TENSORS))
+        self.stage.load_state_dict(state["stage_state"])
+        self.iteration, self.wall_s = int(state["iteration"]), float(state["wall_s"])
+        self.history = list(state["history"])
+        bc._write_json(self.out_dir / HISTORY, self.history)  # drop what a killed run logged
+        return self.iteration
+
+
+def policy_noise(policy: Any, episodes: Sequence[EpisodeRecord]) -> dict[str, float]:
+    """What sets the sampling noise, per family (see :meth:`GRPOTrainer.log_entry`)."""
+    logp = sum(
+        float(np.sum(np.asarray(c.replay["log_prob"])[: c.executed]))
+        for ep in episodes
+        for c in ep.calls
+        if "log_prob" in c.replay
+    )
+    executed = sum(ep.executed_actions for ep in episodes)
+    out = {"policy/neg_logp": -logp / executed if executed else math.nan}
+    log_std = getattr(policy, "log_std", None)
+    if isinstance(log_std, torch.Tensor):
+        out["policy/std"] = float(log_std.detach().exp().mean())
+    if hasattr(policy, "velocity_field"):
+        out["policy/sde_noise"] = float(policy.spec.sde_noise)
+    return out
+
+
+def checkpoint_dirs(out_dir: str | Path) -> list[Path]:
+    """Complete checkpoints under ``out_dir/checkpoints``, oldest first."""
+    root = Path(out_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = []
+    for d in root.iterdir():
+        match = _ITER_DIR.fullmatch(d.name)
+        if match and (d / TRAINER_STATE).is_file():
+            found.append((int(match.group(1)), d))
+    return [d for _, d in sorted(found)]
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    dirs = checkpoint_dirs(out_dir)
+    return dirs[-1] if dirs else None
+
+
+def _jsonable(obj: Any) -> Any:
+    """Tuples as lists, numpy scalars as numbers: what a JSON round trip gives back."""
+    return json.loads(json.dumps(obj, default=lambda x: x.item() if hasattr(x, "item") else x))
+
+
+def _differences(theirs: Any, ours: Any, where: str = "") -> list[str]:
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        out = []
+        for k in sorted(set(theirs) | set(ours)):
+            out += _differences(theirs.get(k), ours.get(k), f"{where}.{k}" if where else k)
+        return out
+    return [] if theirs == ours else [f"{where}: {theirs!r} -> {ours!r}"]
+
+
+# ============================================================================================
+# Entry points
+# ============================================================================================
+
+
+def make_curriculum(
+    s1: Any, plan_horizon: int, *, start_h: int | None, sr_base: float
+) -> Curriculum:
+    """Stage 1's curriculum from ``rl.stage1``: ``pattern`` cycles the ladder
+    :func:`ladder_lengths` (``ladder`` ratios × ``H``); ``frontier`` starts at ``start_h``."""
+    if s1.curriculum == "pattern":
+        return PatternCurriculum(ladder_lengths(s1.ladder, plan_horizon), window=s1.window)
+    if start_h is None:
+        raise ValueError(
+            "the frontier curriculum needs start_h: the base policy's largest reliable h "
+            f"(ptrim.profiling.reliable_exec_len with epsilon = {s1.frontier_epsilon})"
+        )
+    return FrontierCurriculum(
+        start_h, plan_horizon, s1.frontier_step, s1.frontier_tau, s1.window, sr_base
+    )
+
+
+def _trainer(
+    policy: Any,
+    cfg: Any,
+    suite: str,
+    out_dir: str | Path,
+    stage: Stage1 | Stage2,
+    *,
+    model_name: str,
+    iterations: int,
+    tasks: Sequence[str] | None,
+    env_factory: EnvFactory | None,
+    live: Any,
+    progress: bool,
+) -> GRPOTrainer:
+    if env_factory is None:
+        from ptrim.evaluate import make_env
+
+        env_factory = functools.partial(make_env, cfg, suite, seed=cfg.seed)
+    return GRPOTrainer(
+        policy,
+        stage,
+        cfg.rl,
+        family=cfg.family_of(model_name),
+        tasks=list(tasks if tasks is not None else cfg.libero.task_list(suite)),
+        env_factory=env_factory,
+        iterations=iterations,
+        out_dir=out_dir,
+        seed=cfg.seed,
+        device=cfg.device,
+        num_envs=cfg.rollout.num_envs,
+        workers=cfg.rollout.workers,
+        live=live,
+        progress=progress,
+    )
+
+
+def train_stage1(
+    policy: Any,
+    cfg: Any,
+    suite: str,
+    out_dir: str | Path,
+    *,
+    model_name: str,
+    sr_base: float,
+    start_h: int | None = None,
+    tasks: Sequence[str] | None = None,
+    env_factory: EnvFactory | None = None,
+    live: Any = None,
+    progress: bool = True,
+    max_iterations_this_run: int | None = None,
+) -> dict[str, Any]:
+    """Stage 1, reliable chunk extension, on ``suite`` for ``rl.stage1.iterations``
+    (resumable). ``policy`` is trained in place.
+
+    ``sr_base``: the base policy's success rate (a fraction) at its default ``h`` (profiling);
+    the horizon handed to stage 2 must hold it within ``rl.stage1.horizon_tolerance``, and the
+    frontier curriculum advances at ``frontier_tau · sr_base``. ``start_h``: the frontier's
+    start, the base policy's largest reliable ``h`` (frontier mode only). ``tasks``: task
+    names (default: the profile's); ``env_factory(task)``: an environment (default: LIBERO,
+    :func:`ptrim.evaluate.make_env`). Returns :meth:`GRPOTrainer.run`'s dict; its ``horizon``
+    is stage 2's."""
+    s1 = cfg.rl.stage1
+    family = cfg.family_of(model_name)
+    H = policy.plan_horizon
+    stage = Stage1(
+        make_curriculum(s1, H, start_h=start_h, sr_base=sr_base),
+        h_base=s1.h_base[family],
+        lam_plan=s1.lam_plan,
+        sr_base=sr_base,
+        tolerance=s1.horizon_tolerance,
+    )
+    trainer = _trainer(
+        policy,
+        cfg,
+        suite,
+        out_dir,
+        stage,
+        model_name=model_name,
+        iterations=s1.iterations,
+        tasks=tasks,
+        env_factory=env_factory,
+        live=live,
+        progress=progress,
+    )
+    return trainer.run(max_iterations_this_run)
+
+
+def train_stage2(
+    policy: Any,
+    cfg: Any,
+    suite: str,
+    out_dir: str | Path,
+    *,
+    model_name: str,
+    horizon: int,
+    tasks: Sequence[str] | None = None,
+    env_factory: EnvFactory | None = None,
+    live: Any = None,
+    progress: bool = True,
+    max_iterations_this_run: int | None = None,
+) -> dict[str, Any]:
+    """Stage 2, redundancy-aware step reduction, on ``suite`` for ``rl.stage2.iterations``
+    (resumable), every rollout at ``horizon`` — stage 1's choice, or the model's base
+    ``exec_len`` for the "stage 2 only" ablation. Arguments as :func:`train_stage1`."""
+    from ptrim.envs import libero_setup
+
+    s2 = cfg.rl.stage2
+    if not 1 <= horizon <= policy.plan_horizon:
+        raise ValueError(f"horizon must be in 1..H = {policy.plan_horizon}, got {horizon}")
+    shortcut = None
+    if s2.shortcut_check:
+        shortcut = ShortcutCheck(
+            s2.shortcut_gamma, s2.shortcut_rho, s2.shortcut_slack, s2.shortcut_replays
+        )
+    stage = Stage2(
+        horizon,
+        T_max=s2.T_max[libero_setup.canonical_suite(suite)],
+        lam_eff=s2.lam_eff,
+        lam_stab=s2.lam_stab,
+        sigma_floor=s2.sigma_floor,
+        use_stability=s2.use_stability,
+        shortcut=shortcut,
+    )
+    trainer = _trainer(
+        policy,
+        cfg,
+        suite,
+        out_dir,
+        stage,
+        model_name=model_name,
+        iterations=s2.iterations,
+        tasks=tasks,
+        env_factory=env_factory,
+        live=live,
+        progress=progress,
+    )
+    return trainer.run(max_iterations_this_run)
