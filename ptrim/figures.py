@@ -286,3 +286,51 @@ def fig1c_redundancy(rows: list[dict], keyframes: dict | None = None, title: str
             f"most redundant: {_short(k['task'])} #{k['init_index']}, h={k['exec_len']}", fontsize=8
         )
     return fig
+
+
+# RL training curves: (panel title, [history keys or key prefixes ending in "/"])
+STAGE1_PANELS = (
+    ("success per execution length", ["success/"]),
+    ("frontier and horizon", ["stage1/frontier", "stage1/selected_h", "exec_len"]),
+    ("steps", ["steps", "steps_all"]),
+    ("rewards", ["reward/"]),
+    ("PPO", ["train/clip_frac", "train/approx_kl", "train/kl_ref"]),
+    ("wall time per iteration (s)", ["time/sim_s", "time/policy_s", "time/update_s"]),
+)
+STAGE2_PANELS = (
+    ("success", ["success_rate"]),
+    ("steps", ["steps", "steps_all"]),
+    ("rewards", ["reward/"]),
+    ("groups", ["groups/"]),
+    ("PPO", ["train/clip_frac", "train/approx_kl", "train/kl_ref"]),
+    ("wall time per iteration (s)", ["time/sim_s", "time/policy_s", "time/update_s"]),
+)
+
+
+def _series(history: list[dict], pattern: str) -> list[str]:
+    """History keys matching ``pattern`` (exact, or every key under a ``prefix/``)."""
+    keys = sorted({k for h in history for k in h})
+    return [k for k in keys if k == pattern or (pattern.endswith("/") and k.startswith(pattern))]
+
+
+def training_curves(history: list[dict], panels=STAGE1_PANELS, title: str = ""):
+    """One small panel per group of logged metrics against RL iterations (missing keys are
+    left out, so the same panels serve every family and ablation)."""
+    import matplotlib.pyplot as plt
+
+    cols = 3
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, (name, patterns) in zip(axes.flat, panels, strict=False):
+        for key in [k for p in patterns for k in _series(history, p)]:
+            points = [(h["iteration"], h[key]) for h in history if key in h]
+            ax.plot(*zip(*points, strict=True), marker=".", lw=1, label=key)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -3,7 +3,9 @@
 :func:`train_stage1` makes a longer part ``h`` of each ``H``-action plan executable (reliable
 chunk extension); :func:`train_stage2` shortens episodes at the horizon stage 1 chose
 (redundancy-aware step reduction). Both run a :class:`GRPOTrainer`, whose iteration
-(:meth:`GRPOTrainer.run_iteration`) reads like the algorithm, each step timed:
+(:meth:`GRPOTrainer.run_iteration`) reads like the algorithm, each step timed. This module is
+the loop (with its seeds and checkpoints); what differs between the stages is in
+:mod:`ptrim.stages`, the update math over recorded rollouts in :mod:`ptrim.grpo`.
 
 1. **sync** — the rollouts call the very policy object being trained (one process, one copy of
    the weights), so there is nothing to copy.
@@ -23,8 +25,8 @@ chunk extension); :func:`train_stage2` shortens episodes at the horizon stage 1 
    ``[filter_low, filter_high]`` are dropped), GRPO advantages per group, each copied to every
    chunk (policy call) up to and including the one where the rollout finished. Stage 2 may
    first replay shortcut candidates (``stage2.shortcut_check``).
-4. **train** — PPO on the kept chunks (:func:`ppo_update`): one ratio per chunk from the
-   log-likelihood summed over the chunk's *executed* actions — new: ``policy.log_prob`` on the
+4. **train** — PPO on the kept chunks (:func:`ptrim.grpo.ppo_update`): one ratio per chunk from
+   the log-likelihood summed over the chunk's *executed* actions — new: ``policy.log_prob`` on the
    stored observation and replay (flow chain, Gaussian sample, tokens); old: the per-action
    ``log_prob`` the policy recorded while sampling, summed over the same actions. Clipped
    surrogate with dual clip, token-mean over chunks, optional KL to the frozen stage input,
@@ -77,17 +79,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ptrim import bc, metrics, rewards
-from ptrim.curriculum import (
-    Curriculum,
-    FrontierCurriculum,
-    PatternCurriculum,
-    select_stage2_horizon,
-)
+from ptrim import bc, grpo, metrics, rewards
 from ptrim.envs.batch import EnvBatch
 from ptrim.episode import EpisodeRecord
-from ptrim.models.base import Plan
-from ptrim.rollout import Job, rollout, stack_observations
+from ptrim.rollout import Job, rollout
+from ptrim.stages import ShortcutCheck, Stage1, Stage2, make_curriculum
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -103,7 +99,6 @@ _ITER_DIR = re.compile(r"iter_(\d+)")
 # purposes mixed into bc.derive_seed (bc uses 0-2), and one id per stage
 STARTS, SAMPLE, REPLAY, SHUFFLE, UPDATE, INTERACT = 10, 11, 12, 13, 14, 15
 STAGE_IDS = {"stage1": 1, "stage2": 2}
-KL_LOG_RATIO_CLAMP = rewards.LOG_RATIO_CLAMP
 
 EnvFactory = Callable[[str], Any]  # task name -> a fresh environment of that task
 
@@ -148,12 +143,6 @@ def group_starts(
     return starts
 
 
-def ladder_lengths(ratios: Sequence[float], plan_horizon: int) -> list[int]:
-    """Execution lengths of acceptance ratios ``γ = h/H``: ``round(γ·H)`` (halves up), within
-    ``1..H``, sorted, duplicates merged. ``(0.25, 0.5, 0.75)`` with ``H = 20``: ``[5, 10, 15]``."""
-    return sorted({min(plan_horizon, max(1, math.floor(g * plan_horizon + 0.5))) for g in ratios})
-
-
 @dataclass(frozen=True)
 class Group:
     """One GRPO group: ``len(exec_lens)`` rollouts of ``task`` from ``init_state``."""
@@ -162,372 +151,6 @@ class Group:
     init_state: int
     exec_lens: tuple[int, ...]  # h of each member
     seeds: tuple[int, ...]  # sampling seed of each member
-
-
-# ============================================================================================
-# Chunks and the PPO update
-# ============================================================================================
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """One policy call of a kept rollout, as the update needs it."""
-
-    obs: dict[str, Any]  # the observation the plan was made from
-    plan: np.ndarray  # [H, D]
-    replay: dict[str, np.ndarray]  # what the policy needs to score the plan again
-    executed: int  # actions of the plan that ran
-    advantage: float  # the rollout's GRPO advantage
-    logp_old: float  # recorded log-likelihood of the executed actions (summed)
-
-
-def chunks_of(
-    episodes: Sequence[EpisodeRecord], advantage: np.ndarray, keep: np.ndarray
-) -> list[Chunk]:
-    """The chunks of the kept rollouts, rollout by rollout: every call up to and including the
-    one where the rollout finished (:func:`ptrim.rewards.broadcast_to_chunks`), each with its
-    rollout's advantage and the recorded log-likelihood of its executed actions."""
-    values, _ = rewards.broadcast_to_chunks(advantage, [ep.n_calls for ep in episodes])
-    chunks = []
-    for i, ep in enumerate(episodes):
-        if not keep[i]:
-            continue
-        for k, call in enumerate(ep.calls):
-            if call.obs is None:
-                raise ValueError("RL needs each call's observation: rollout(keep_obs=True)")
-            if "log_prob" not in call.replay:
-                raise ValueError(
-                    "the policy records no per-action 'log_prob' in its plans' replay: "
-                    "it cannot be trained by RL"
-                )
-            logp_old = float(np.sum(np.asarray(call.replay["log_prob"])[: call.executed]))
-            adv = float(values[i, k])  # mask[i, k] holds: a rollout's calls are its chunks
-            chunks.append(Chunk(call.obs, call.plan, call.replay, call.executed, adv, logp_old))
-    return chunks
-
-
-def chunk_log_probs(policy: Any, chunks: Sequence[Chunk]) -> torch.Tensor:
-    """``[B]`` log-likelihood of each chunk's executed actions under ``policy`` (with
-    gradients): one batched ``policy.log_prob`` with a per-row executed mask."""
-    obs = stack_observations([c.obs for c in chunks])
-    plan = Plan(
-        actions=np.stack([c.plan for c in chunks]),
-        replay={k: np.stack([c.replay[k] for c in chunks]) for k in chunks[0].replay},
-    )
-    H = plan.actions.shape[1]
-    mask = torch.arange(H)[None, :] < torch.tensor([c.executed for c in chunks])[:, None]
-    return policy.log_prob(obs, plan, mask)
-
-
-@dataclass(frozen=True)
-class PPOSettings:
-    """The update's hyperparameters for one model (per-family values resolved)."""
-
-    clip_low: float
-    clip_high: float
-    dual_clip: float | None
-    kl_coef: float
-    grad_clip: float
-    epochs: int
-    minibatches: int
-    micro_batch: int
-
-    @classmethod
-    def of(cls, rl: Any, family: str) -> PPOSettings:
-        return cls(
-            clip_low=rl.clip_low,
-            clip_high=rl.clip_high[family],
-            dual_clip=rl.dual_clip,
-            kl_coef=rl.kl_coef,
-            grad_clip=rl.grad_clip,
-            epochs=rl.epochs,
-            minibatches=rl.minibatches,
-            micro_batch=rl.micro_batch,
-        )
-
-
-def kl_to_reference(logp_new: torch.Tensor, logp_ref: torch.Tensor) -> torch.Tensor:
-    """Per-chunk k3 estimate of KL(π_new ‖ π_ref) on samples of the rollout policy:
-    ``exp(d) − 1 − d`` with ``d = log π_ref − log π_new`` (clamped to ±20); never negative."""
-    d = (logp_ref.detach() - logp_new).clamp(-KL_LOG_RATIO_CLAMP, KL_LOG_RATIO_CLAMP)
-    return torch.exp(d) - 1.0 - d
-
-
-def ppo_update(
-    policy: Any,
-    optimizer: torch.optim.Optimizer,
-    chunks: Sequence[Chunk],
-    settings: PPOSettings,
-    *,
-    generator: torch.Generator,
-    reference: Any = None,
-) -> dict[str, float]:
-    """PPO epochs over ``chunks``; returns means over them (and over optimizer steps).
-
-    Each epoch shuffles the chunks (``generator``) and splits them into ``minibatches`` parts,
-    one optimizer step each; a part is scored ``micro_batch`` chunks at a time with gradients
-    accumulated, so its loss is the token-mean over all its chunks
-    (:func:`ptrim.rewards.ppo_loss`) plus ``kl_coef`` × the mean :func:`kl_to_reference`.
-    Gradients are clipped to ``grad_clip`` (global norm over the optimizer's parameters).
-    Stats: ``loss``, ``clip_frac``, ``dual_clip_frac``, ``approx_kl`` (old ‖ new),
-    ``ratio_mean``, ``kl_ref`` (if ``reference``), ``grad_norm`` (before clipping),
-    ``optimizer_steps``, ``chunks``. With no chunks nothing is updated."""
-    n = len(chunks)
-    out = {"chunks": float(n), "optimizer_steps": 0.0}
-    if n == 0:
-        return out
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    sums: dict[str, float] = {}
-    weight, grad_norms = 0, []
-    for _ in range(settings.epochs):
-        order = torch.randperm(n, generator=generator)
-        for part in torch.tensor_split(order, min(settings.minibatches, n)):
-            optimizer.zero_grad(set_to_none=True)
-            for micro in torch.split(part, settings.micro_batch):
-                batch = [chunks[i] for i in micro.tolist()]
-                logp_new = chunk_log_probs(policy, batch)
-                logp_old = torch.tensor([c.logp_old for c in batch], dtype=logp_new.dtype)
-                adv = torch.tensor([c.advantage for c in batch], dtype=logp_new.dtype)
-                loss, stats = rewards.ppo_loss(
-                    logp_new,
-                    logp_old.to(logp_new.device),
-                    adv.to(logp_new.device),
-                    settings.clip_low,
-                    settings.clip_high,
-                    settings.dual_clip,
-                )
-                if reference is not None:
-                    with torch.no_grad():
-                        logp_ref = chunk_log_probs(reference, batch)
-                    kl = kl_to_reference(logp_new, logp_ref).mean()
-                    loss = loss + settings.kl_coef * kl
-                    stats["kl_ref"] = float(kl.detach())
-                (loss * (len(batch) / len(part))).backward()
-                stats["loss"] = float(loss.detach())
-                for k, v in stats.items():
-                    if k != "n_valid":
-                        sums[k] = sums.get(k, 0.0) + v * len(batch)
-                weight += len(batch)
-            grad_norms.append(float(torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)))
-            optimizer.step()
-    out |= {k: v / weight for k, v in sums.items()}
-    out["grad_norm"] = float(np.mean(grad_norms))
-    out["optimizer_steps"] = float(len(grad_norms))
-    return out
-
-
-def rl_param_groups(
-    policy: torch.nn.Module, params: Sequence[torch.nn.Parameter], weight_decay: float
-) -> list[dict[str, Any]]:
-    """``params`` in two AdamW groups as behaviour cloning does (:func:`ptrim.bc.param_groups`):
-    matrices decay; biases, norms and other 1-D parameters (OFT's log-std) do not."""
-    wanted = {id(p) for p in params}
-    decay, no_decay = [], []
-    for name, p in policy.named_parameters():
-        if id(p) in wanted:
-            (no_decay if p.ndim < 2 or name.endswith("bias") else decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
-    if not groups:
-        raise ValueError("the policy has no parameters to train in RL (trainable_in_rl)")
-    return groups
-
-
-@contextmanager
-def only_training(policy: torch.nn.Module, params: Sequence[torch.nn.Parameter]) -> Iterator[None]:
-    """Inside, every parameter of ``policy`` not in ``params`` has ``requires_grad`` off (no
-    gradient is computed for the frozen part); restored on exit."""
-    keep = {id(p) for p in params}
-    frozen = [p for p in policy.parameters() if p.requires_grad and id(p) not in keep]
-    for p in frozen:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
-
-
-# ============================================================================================
-# The two stages: what differs between them
-# ============================================================================================
-
-
-ReplayRunner = Callable[[Sequence[int], int], list[list[EpisodeRecord]]]
-
-
-class Stage1:
-    """Reliable chunk extension: a group's members execute the curriculum's ``h_i``; the
-    horizon bonus ``λ_plan · r_max · h_i / h_base`` rewards successes at longer ``h``. The
-    horizon for stage 2 is the longest whose windowed success rate holds
-    (:func:`ptrim.curriculum.select_stage2_horizon` against ``sr_base − tolerance``)."""
-
-    name = "stage1"
-
-    def __init__(
-        self,
-        curriculum: Curriculum,
-        *,
-        h_base: float,
-        lam_plan: float,
-        sr_base: float,
-        tolerance: float,
-    ) -> None:
-        self.curriculum = curriculum
-        self.h_base, self.lam_plan = h_base, lam_plan
-        self.sr_base, self.tolerance = sr_base, tolerance
-
-    def exec_lens(self, group_size: int) -> list[int]:
-        return self.curriculum.assign(group_size)
-
-    def rewards(
-        self, arrays: Mapping[str, np.ndarray], keep: np.ndarray, replays: ReplayRunner
-    ) -> tuple[rewards.RewardTerms, dict[str, float]]:
-        terms = rewards.stage1_rewards(
-            arrays["success"],
-            arrays["h"],
-            arrays["env_reward"],
-            h_base=self.h_base,
-            lam_plan=self.lam_plan,
-        )
-        return terms, {}
-
-    def observe(self, arrays: Mapping[str, np.ndarray]) -> None:
-        self.curriculum.update(arrays["h"].tolist(), arrays["success"].tolist())
-
-    def horizon(self) -> int | None:
-        rates = self.curriculum.per_horizon_success()
-        if not any(math.isfinite(r) for r in rates.values()):
-            return None
-        return select_stage2_horizon(rates, self.sr_base, self.tolerance)
-
-    def metrics(self) -> dict[str, float]:
-        rates = self.curriculum.per_horizon_success()
-        out = {f"curriculum/sr_h{h}": r for h, r in rates.items()}
-        if isinstance(self.curriculum, FrontierCurriculum):
-            out["stage1/frontier"] = self.curriculum.frontier
-        if (h := self.horizon()) is not None:
-            out["stage1/selected_h"] = h
-        return out
-
-    def identity(self) -> dict[str, Any]:
-        return {"sr_base": self.sr_base, "curriculum": self.curriculum.state_dict()["config"]}
-
-    def result(self) -> dict[str, Any]:
-        return {
-            "horizon": self.horizon(),
-            "per_horizon_success": {
-                str(h): r for h, r in self.curriculum.per_horizon_success().items()
-            },
-            "sr_base": self.sr_base,
-            "tolerance": self.tolerance,
-            "frontier_history": list(getattr(self.curriculum, "history", [])),
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"curriculum": self.curriculum.state_dict()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.curriculum.load_state_dict(state["curriculum"])
-
-
-@dataclass(frozen=True)
-class ShortcutCheck:
-    """Stage 2's optional explicit check (DESIGN.md §2.3): each success of a kept group shorter
-    than ``(1 − gamma) · μ_g`` is replayed ``replays`` times from its initial state at its
-    ``h`` with fresh noise; its step-saving reward is withheld unless at least
-    ``rho · replays`` replays succeed within ``(1 + slack) · t_i``
-    (:func:`ptrim.rewards.shortcut_withheld`)."""
-
-    gamma: float
-    rho: float
-    slack: float
-    replays: int
-
-    def withheld(
-        self, arrays: Mapping[str, np.ndarray], keep: np.ndarray, run: ReplayRunner
-    ) -> tuple[np.ndarray, dict[str, float]]:
-        s, t, g = arrays["success"], arrays["t"], arrays["group"]
-        candidates = np.flatnonzero(rewards.replay_candidates(s, t, g, self.gamma) & keep)
-        mu = rewards.group_success_steps(s, t, g).mu
-        out = np.zeros(len(s), dtype=bool)
-        if len(candidates):
-            for i, eps in zip(candidates, run(candidates.tolist(), self.replays), strict=True):
-                ok = [e.success for e in eps]
-                rt = [e.success_step - 1 if e.success else -1 for e in eps]
-                out[i] = rewards.shortcut_withheld(
-                    t[i], mu[i], ok, rt, gamma=self.gamma, rho=self.rho, slack=self.slack
-                )
-        return out, {
-            "shortcut/candidates": float(len(candidates)),
-            "shortcut/replays": float(len(candidates) * self.replays),
-        }
-
-
-class Stage2:
-    """Redundancy-aware step reduction at a fixed horizon: ``R_i = r_succ + r_eff − p_i``
-    (:func:`ptrim.rewards.stage2_rewards`), with the optional :class:`ShortcutCheck`."""
-
-    name = "stage2"
-
-    def __init__(
-        self,
-        horizon: int,
-        *,
-        T_max: float,
-        lam_eff: float,
-        lam_stab: float,
-        sigma_floor: float,
-        use_stability: bool,
-        shortcut: ShortcutCheck | None = None,
-    ) -> None:
-        self.horizon = int(horizon)
-        self.T_max, self.lam_eff, self.lam_stab = T_max, lam_eff, lam_stab
-        self.sigma_floor, self.use_stability, self.shortcut = sigma_floor, use_stability, shortcut
-
-    def exec_lens(self, group_size: int) -> list[int]:
-        return [self.horizon] * group_size
-
-    def rewards(
-        self, arrays: Mapping[str, np.ndarray], keep: np.ndarray, replays: ReplayRunner
-    ) -> tuple[rewards.RewardTerms, dict[str, float]]:
-        withheld, info = None, {}
-        if self.shortcut is not None:
-            withheld, info = self.shortcut.withheld(arrays, keep, replays)
-        terms = rewards.stage2_rewards(
-            arrays["success"],
-            arrays["t"],
-            arrays["group"],
-            arrays["env_reward"],
-            T_max=self.T_max,
-            lam_eff=self.lam_eff,
-            lam_stab=self.lam_stab,
-            sigma_floor=self.sigma_floor,
-            use_stability=self.use_stability,
-            withheld=withheld,
-        )
-        return terms, info
-
-    def observe(self, arrays: Mapping[str, np.ndarray]) -> None:
-        pass
-
-    def metrics(self) -> dict[str, float]:
-        return {"stage2/horizon": self.horizon}
-
-    def identity(self) -> dict[str, Any]:
-        return {"horizon": self.horizon}
-
-    def result(self) -> dict[str, Any]:
-        return {"horizon": self.horizon}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        pass
 
 
 # ============================================================================================
@@ -593,9 +216,10 @@ class EnvPool:
 
 
 class GRPOTrainer:
-    """GRPO for one stage on one suite (module docstring). ``stage`` is a :class:`Stage1` or
-    :class:`Stage2`; ``env_factory(task)`` builds one environment of ``task``; ``tasks`` are
-    the task names groups are drawn from, with initial states ``0 .. rl.init_states − 1``."""
+    """GRPO for one stage on one suite (module docstring). ``stage`` is a
+    :class:`~ptrim.stages.Stage1` or :class:`~ptrim.stages.Stage2`; ``env_factory(task)`` builds
+    one environment of ``task``; ``tasks`` are the task names groups are drawn from, with initial
+    states ``0 .. rl.init_states − 1``."""
 
     def __init__(
         self,
@@ -624,10 +248,10 @@ class GRPOTrainer:
         self.out_dir = Path(out_dir)
         self.envs = EnvPool(env_factory, int(num_envs), workers, rl.max_open_envs)
         self.live, self.progress = live, progress
-        self.settings = PPOSettings.of(rl, family)
+        self.settings = grpo.PPOSettings.of(rl, family)
         self.params = list(policy.trainable_in_rl())
         self.optimizer = torch.optim.AdamW(
-            rl_param_groups(policy, self.params, rl.weight_decay),
+            grpo.rl_param_groups(policy, self.params, rl.weight_decay),
             lr=rl.lr[family],
             betas=tuple(rl.betas),
         )
@@ -696,7 +320,7 @@ class GRPOTrainer:
         with clock("score"):
             scores = self.score(groups, episodes, it, clock)
         with clock("update"):
-            chunks = chunks_of(episodes, scores.advantage, scores.keep)
+            chunks = grpo.chunks_of(episodes, scores.advantage, scores.keep)
             stats = self.train(chunks, it)
         self.stage.observe(scores.arrays)
         self.iteration += 1
@@ -787,16 +411,17 @@ class GRPOTrainer:
             done = self._rollouts(runs, clock, keep_obs=False)
         return [done[k * repeats : (k + 1) * repeats] for k in range(len(indices))]
 
-    def train(self, chunks: Sequence[Chunk], iteration: int) -> dict[str, float]:
-        """The PPO update on the kept chunks (:func:`ppo_update`), only ``trainable_in_rl()``
-        with gradients; the global RNG and the minibatch order are seeded per iteration."""
+    def train(self, chunks: Sequence[grpo.Chunk], iteration: int) -> dict[str, float]:
+        """The PPO update on the kept chunks (:func:`ptrim.grpo.ppo_update`), only
+        ``trainable_in_rl()`` with gradients; the global RNG and the minibatch order are seeded
+        per iteration."""
         stage_id = STAGE_IDS[self.stage.name]
         torch.manual_seed(bc.derive_seed(self.seed, UPDATE, stage_id, iteration))
         order = torch.Generator().manual_seed(
             bc.derive_seed(self.seed, SHUFFLE, stage_id, iteration)
         )
-        with only_training(self.policy, self.params):
-            return ppo_update(
+        with grpo.only_training(self.policy, self.params):
+            return grpo.ppo_update(
                 self.policy,
                 self.optimizer,
                 chunks,
@@ -846,9 +471,9 @@ class GRPOTrainer:
           ``total``, and ``r_max``, ``withheld`` (:meth:`ptrim.rewards.RewardTerms.summary`)
         * ``groups/total|kept|all_fail|all_success``, ``advantage/abs_mean``;
           ``shortcut/candidates|replays`` (stage 2 with the check)
-        * ``train/<stat>`` from :func:`ppo_update`: ``loss``, ``clip_frac``, ``dual_clip_frac``,
-          ``approx_kl`` (old ‖ new, k3), ``ratio_mean``, ``kl_ref`` (KL to the stage input, when
-          ``kl_coef > 0``), ``grad_norm``, ``optimizer_steps``, ``chunks``
+        * ``train/<stat>`` from :func:`ptrim.grpo.ppo_update`: ``loss``, ``clip_frac``,
+          ``dual_clip_frac``, ``approx_kl`` (old ‖ new, k3), ``ratio_mean``, ``kl_ref`` (KL to
+          the stage input, when ``kl_coef > 0``), ``grad_norm``, ``optimizer_steps``, ``chunks``
         * ``policy/neg_logp``: mean −log π of an executed action as sampled (for OFT and
           OpenVLA an entropy estimate of the action distribution; for the flow families the
           density of the denoising chain, comparable across iterations only);
@@ -1038,23 +663,6 @@ def _differences(theirs: Any, ours: Any, where: str = "") -> list[str]:
 # ============================================================================================
 # Entry points
 # ============================================================================================
-
-
-def make_curriculum(
-    s1: Any, plan_horizon: int, *, start_h: int | None, sr_base: float
-) -> Curriculum:
-    """Stage 1's curriculum from ``rl.stage1``: ``pattern`` cycles the ladder
-    :func:`ladder_lengths` (``ladder`` ratios × ``H``); ``frontier`` starts at ``start_h``."""
-    if s1.curriculum == "pattern":
-        return PatternCurriculum(ladder_lengths(s1.ladder, plan_horizon), window=s1.window)
-    if start_h is None:
-        raise ValueError(
-            "the frontier curriculum needs start_h: the base policy's largest reliable h "
-            f"(ptrim.profiling.reliable_exec_len with epsilon = {s1.frontier_epsilon})"
-        )
-    return FrontierCurriculum(
-        start_h, plan_horizon, s1.frontier_step, s1.frontier_tau, s1.window, sr_base
-    )
 
 
 def _trainer(

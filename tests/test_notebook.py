@@ -106,3 +106,5 @@ def test_pipeline_parses_and_wires_every_stage():
     pairs = [f"{m}-{s}" for m in models for s in suites]
     assert {(f"sft@{p}", f"profile@{p}") for p in pairs} <= edges  # profiling reads the weights
     assert {(f"demos@{s}", f"profile@oft-{s}") for s in suites} <= edges
+    assert {(f"profile@{p}", f"stage1@{p}") for p in pairs} <= edges  # base SR, reliable h
+    assert {(f"stage1@{p}", f"stage2@{p}") for p in pairs} <= edges  # weights, horizon

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ptrim import config, trainer
+from ptrim import config, grpo, rewards, stages, trainer
 from ptrim.curriculum import PatternCurriculum
 from ptrim.episode import EpisodeRecord
 from tests.fakes import GaussianPolicy, ReachEnv
@@ -67,8 +67,8 @@ def _shape(kwargs):
 def stage1_trainer(cfg, out_dir, policy=None, factory=None, live=None, sr_base=0.5, start_h=2):
     policy = policy if policy is not None else GaussianPolicy(plan_horizon=8)
     s1 = cfg.rl.stage1
-    stage = trainer.Stage1(
-        trainer.make_curriculum(s1, policy.plan_horizon, start_h=start_h, sr_base=sr_base),
+    stage = stages.Stage1(
+        stages.make_curriculum(s1, policy.plan_horizon, start_h=start_h, sr_base=sr_base),
         h_base=s1.h_base["oft"],
         lam_plan=s1.lam_plan,
         sr_base=sr_base,
@@ -111,9 +111,9 @@ def test_group_starts_cover_every_pair_once_per_epoch():
 
 
 def test_ladder_lengths_from_acceptance_ratios():
-    assert trainer.ladder_lengths((0.25, 0.5, 0.75), 20) == [5, 10, 15]
-    assert trainer.ladder_lengths((0.25, 0.5, 0.75, 1.0), 16) == [4, 8, 12, 16]
-    assert trainer.ladder_lengths((0.1, 0.5), 1) == [1]
+    assert stages.ladder_lengths((0.25, 0.5, 0.75), 20) == [5, 10, 15]
+    assert stages.ladder_lengths((0.25, 0.5, 0.75, 1.0), 16) == [4, 8, 12, 16]
+    assert stages.ladder_lengths((0.1, 0.5), 1) == [1]
 
 
 def test_a_group_shares_task_and_initial_state_and_follows_the_curriculum(tmp_path):
@@ -122,7 +122,7 @@ def test_a_group_shares_task_and_initial_state_and_follows_the_curriculum(tmp_pa
     groups, episodes, _ = first_iteration(tr)
     G = tr.rl.group_size
     assert len(groups) == 2 and len(episodes) == 2 * G
-    ladder = trainer.ladder_lengths(tr.rl.stage1.ladder, 8)
+    ladder = stages.ladder_lengths(tr.rl.stage1.ladder, 8)
     for g, group in enumerate(groups):
         members = episodes[g * G : (g + 1) * G]
         assert {(e.task, e.init_index) for e in members} == {(group.task, group.init_state)}
@@ -151,7 +151,7 @@ def test_all_fail_groups_are_dropped_and_advantages_reach_every_chunk(tmp_path):
         else:
             assert scores.arrays["success"][members].any()  # the precondition of the test
             assert scores.keep[members].all() and (scores.advantage[members] != 0).any()
-    chunks = trainer.chunks_of(episodes, scores.advantage, scores.keep)
+    chunks = grpo.chunks_of(episodes, scores.advantage, scores.keep)
     kept = [(i, ep) for i, ep in enumerate(episodes) if scores.keep[i]]
     assert len(chunks) == sum(ep.n_calls for _, ep in kept)
     position = 0
@@ -187,10 +187,10 @@ def test_env_pool_keeps_batches_open_and_closes_the_least_recently_used():
 # ------------------------------------------------------------------------------ the loss
 def _loss_and_grads(policy, chunks):
     policy.zero_grad()
-    logp = trainer.chunk_log_probs(policy, chunks)
+    logp = grpo.chunk_log_probs(policy, chunks)
     old = torch.tensor([c.logp_old for c in chunks])
     adv = torch.tensor([c.advantage for c in chunks])
-    loss, _ = trainer.rewards.ppo_loss(logp, old, adv, 0.2, 0.28, 3.0)
+    loss, _ = rewards.ppo_loss(logp, old, adv, 0.2, 0.28, 3.0)
     loss.backward()
     return loss.detach(), [p.grad.clone() for p in policy.trainable_in_rl()]
 
@@ -199,7 +199,7 @@ def test_only_the_executed_slice_enters_the_loss(tmp_path):
     policy = GaussianPolicy(plan_horizon=8)
     tr = stage1_trainer(cfg_with(), tmp_path, policy=policy)
     _, episodes, scores = first_iteration(tr)
-    chunks = trainer.chunks_of(episodes, scores.advantage, scores.keep)
+    chunks = grpo.chunks_of(episodes, scores.advantage, scores.keep)
     assert any(c.executed < 8 for c in chunks)
     policy.scored_masks.clear()
     loss, grads = _loss_and_grads(policy, chunks)
@@ -214,14 +214,14 @@ def test_only_the_executed_slice_enters_the_loss(tmp_path):
             call.plan[call.executed :] = 99.0
             call.replay["z"][call.executed :] = 99.0
             call.replay["log_prob"][call.executed :] = 1e6
-    chunks2 = trainer.chunks_of(changed, scores.advantage, scores.keep)
+    chunks2 = grpo.chunks_of(changed, scores.advantage, scores.keep)
     assert [c.logp_old for c in chunks2] == [c.logp_old for c in chunks]
     loss2, grads2 = _loss_and_grads(policy, chunks2)
     assert torch.equal(loss, loss2) and all(map(torch.equal, grads, grads2))
 
     # an executed action does count
     changed[0].calls[0].replay["z"][0] += 0.5
-    loss3, _ = _loss_and_grads(policy, trainer.chunks_of(changed, scores.advantage, scores.keep))
+    loss3, _ = _loss_and_grads(policy, grpo.chunks_of(changed, scores.advantage, scores.keep))
     assert not torch.equal(loss, loss3)
 
 
@@ -240,8 +240,8 @@ def test_one_iteration_changes_only_trainable_in_rl_parameters(tmp_path, family)
     )
     factory = reach({0: 0.3, 1: 0.3, 2: 0.3}, image_size=16, proprio_dim=8, action_dim=7)
     s1 = cfg.rl.stage1
-    stage = trainer.Stage1(
-        trainer.make_curriculum(s1, 8, start_h=None, sr_base=0.5),
+    stage = stages.Stage1(
+        stages.make_curriculum(s1, 8, start_h=None, sr_base=0.5),
         h_base=s1.h_base[family],
         lam_plan=1.0,
         sr_base=0.5,
@@ -273,7 +273,7 @@ def test_one_iteration_changes_only_trainable_in_rl_parameters(tmp_path, family)
 
 # ------------------------------------------------------------------------------ stage 2
 def test_shortcut_check_replays_candidates_and_withholds_unreproducible_ones():
-    check = trainer.ShortcutCheck(gamma=0.25, rho=0.5, slack=0.1, replays=3)
+    check = stages.ShortcutCheck(gamma=0.25, rho=0.5, slack=0.1, replays=3)
     arrays = {
         "success": np.array([True, True, True, True, False]),
         "t": np.array([10, 30, 32, 34, -1]),  # μ = 26.5: only t = 10 < 0.75 μ is a candidate
@@ -317,7 +317,7 @@ def test_stage2_runs_every_member_at_the_horizon_and_replays_from_the_same_state
 
     tr = trainer.GRPOTrainer(
         GaussianPolicy(plan_horizon=8),
-        trainer.Stage2(3, T_max=150, lam_eff=0.9, lam_stab=0.15, sigma_floor=5, use_stability=True),
+        stages.Stage2(3, T_max=150, lam_eff=0.9, lam_stab=0.15, sigma_floor=5, use_stability=True),
         cfg.rl,
         family="oft",
         tasks=TASKS,
@@ -369,7 +369,7 @@ def _without_times(history):
     ],  # fmt: skip
 )  # fmt: skip
 def test_killed_and_restarted_run_ends_bit_identical(tmp_path, monkeypatch, stage, extra):
-    real_update, updates = trainer.ppo_update, []
+    real_update, updates = grpo.ppo_update, []
 
     def update_then_die(*args, **kwargs):
         updates.append(1)
@@ -379,11 +379,11 @@ def test_killed_and_restarted_run_ends_bit_identical(tmp_path, monkeypatch, stag
 
     cfg4 = cfg_with("rl.checkpoint_every=2", "rl.kl_coef=0.05", f"rl.{stage}.iterations=4", *extra)
     _, ref4 = _run(stage, cfg4, tmp_path / "ref4")  # uninterrupted
-    monkeypatch.setattr(trainer, "ppo_update", update_then_die)
+    monkeypatch.setattr(grpo, "ppo_update", update_then_die)
     with pytest.raises(Killed):
         _run(stage, cfg4, tmp_path / "run")
     (tmp_path / "run" / "checkpoints" / ".tmp_iter_3").mkdir()  # as if killed while saving
-    monkeypatch.setattr(trainer, "ppo_update", real_update)
+    monkeypatch.setattr(grpo, "ppo_update", real_update)
     policy, out = _run(stage, cfg4, tmp_path / "run")
 
     assert out["resumed_from"] == 2 and out["finished"] and out["iteration"] == 4

@@ -1,0 +1,70 @@
+"""The hand-over between profiling, stage 1 and stage 2."""
+
+import json
+
+import pytest
+
+from ptrim import config, handover
+
+
+def _profile(tmp_path, rows, reliable=10, **extra):
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps({"sweep": rows, "reliable_exec_len": reliable, **extra}))
+    return path
+
+
+def test_baseline_reads_the_base_h_row_and_the_reliable_h(tmp_path):
+    cfg = config.load("default")  # pi05: base h = 5
+    rows = [
+        {"h": 3, "success_rate": 0.9},
+        {"h": 5, "success_rate": 0.8},
+        {"h": 10, "success_rate": 0.7},
+    ]
+    base = handover.baseline(cfg, "pi05", _profile(tmp_path, rows, reliable=10))
+    assert base == {"exec_len": 5, "success_rate": 0.8, "reliable_exec_len": 10}
+
+
+def test_baseline_errors_name_the_file_and_the_problem(tmp_path):
+    cfg = config.load("default")
+    with pytest.raises(FileNotFoundError, match="profile stage"):
+        handover.baseline(cfg, "pi05", tmp_path / "missing.json")
+    no_base = _profile(tmp_path, [{"h": 4, "success_rate": 0.9}])
+    with pytest.raises(ValueError, match=r"base h = 5 \(\[4\]\)"):
+        handover.baseline(cfg, "pi05", no_base)
+    (tmp_path / "s.json").write_text(json.dumps({"skipped": "not trained"}))
+    with pytest.raises(ValueError, match="not trained"):
+        handover.baseline(cfg, "pi05", tmp_path / "s.json")
+
+
+def test_stage_ablation_switch():
+    cfg = config.load("default", ["rl.stages=[stage2]"])
+    assert "ablation" in handover.skip_stage(cfg, "stage1")
+    assert handover.skip_stage(cfg, "stage2") is None
+
+
+def test_stage2_starts_from_stage1_or_from_bc_when_stage1_is_ablated(tmp_path):
+    base = {"exec_len": 5, "success_rate": 0.8, "reliable_exec_len": 10}
+    ran = {"horizon": 15}
+    assert handover.stage2_start(ran, "sft", "s1") == (tmp_path.__class__("s1/final"), 15)
+    ablated = handover.skipped("stage1 off", base)
+    start, h = handover.stage2_start(ablated, "sft", "s1")
+    assert (str(start), h) == ("sft/final", 5)
+    with pytest.raises(ValueError, match="no horizon"):
+        handover.stage2_start({"skipped": "x", "horizon": None}, "sft", "s1")
+
+
+def test_summaries_carry_the_horizon_and_the_last_iteration():
+    history = [{"iteration": 1, "wall_s": 3.0}, {"iteration": 2, "wall_s": 7.5}]
+    result = {
+        "horizon": 10,
+        "per_horizon_success": {"5": 1.0, "10": 0.9},
+        "tolerance": 0.05,
+        "frontier_history": [],
+        "iteration": 2,
+        "finished": True,
+        "history": history,
+    }
+    s1 = handover.stage1_summary(result, {"exec_len": 5})
+    assert s1["horizon"] == 10 and s1["wall_s"] == 7.5 and s1["last"]["iteration"] == 2
+    s2 = handover.stage2_summary(result | {"horizon": 10}, 10, "s1/final")
+    assert s2["horizon"] == 10 and s2["start"] == "s1/final" and s2["iterations"] == 2
