@@ -259,6 +259,12 @@ class Stage1Config:
         0.5,
         0.75,
     )
+    # pattern, per model (an entry of `models`): explicit execution lengths instead of the
+    # ratios, e.g. gr00t (H = 16): [5, 10, 15] as in the paper (5 -> 10); oft: [8] (h stays 8)
+    ladders: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9_]+$")],
+        Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)],
+    ] = Field(default_factory=dict)
     window: Annotated[int, Field(ge=1)] = 32  # recent rollouts per h in the success log
     frontier_step: Annotated[int, Field(ge=1)] = 5  # frontier: the ladder is h*, h*+d, …, H
     frontier_tau: Annotated[float, Field(gt=0)] = 0.95  # h* advances at SR(h*+d) >= tau · SR_base

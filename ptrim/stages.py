@@ -106,12 +106,25 @@ class Stage1:
 
 
 def make_curriculum(
-    s1: Any, plan_horizon: int, *, start_h: int | None, sr_base: float
+    s1: Any,
+    plan_horizon: int,
+    *,
+    start_h: int | None,
+    sr_base: float,
+    model: str | None = None,
 ) -> Curriculum:
-    """Stage 1's curriculum from ``rl.stage1``: ``pattern`` cycles the ladder
-    :func:`ladder_lengths` (``ladder`` ratios × ``H``); ``frontier`` starts at ``start_h``."""
+    """Stage 1's curriculum from ``rl.stage1``: ``pattern`` cycles the ladder — ``ladders[model]``
+    if given, else :func:`ladder_lengths` (``ladder`` ratios × ``H``); ``frontier`` starts at
+    ``start_h``."""
     if s1.curriculum == "pattern":
-        return PatternCurriculum(ladder_lengths(s1.ladder, plan_horizon), window=s1.window)
+        explicit = s1.ladders.get(model) if model is not None else None
+        if explicit is not None and max(explicit) > plan_horizon:
+            raise ValueError(
+                f"rl.stage1.ladders.{model} = {list(explicit)}: "
+                f"every h must be <= H = {plan_horizon}"
+            )
+        ladder = sorted(set(explicit)) if explicit else ladder_lengths(s1.ladder, plan_horizon)
+        return PatternCurriculum(ladder, window=s1.window)
     if start_h is None:
         raise ValueError(
             "the frontier curriculum needs start_h: the base policy's largest reliable h "

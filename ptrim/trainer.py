@@ -730,7 +730,7 @@ def train_stage1(
     family = cfg.family_of(model_name)
     H = policy.plan_horizon
     stage = Stage1(
-        make_curriculum(s1, H, start_h=start_h, sr_base=sr_base),
+        make_curriculum(s1, H, start_h=start_h, sr_base=sr_base, model=model_name),
         h_base=s1.h_base[family],
         lam_plan=s1.lam_plan,
         sr_base=sr_base,

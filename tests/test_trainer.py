@@ -503,3 +503,18 @@ def test_micro_policy_one_iteration_of_each_stage_on_libero(tmp_path):
     kept = s1["history"][0]["groups/kept"] + s2["history"][0]["groups/kept"]
     changed = any(not torch.equal(v, policy.state_dict()[k]) for k, v in before.items())
     assert changed == (kept > 0)  # an untrained policy rarely succeeds: then nothing moves
+
+
+def test_explicit_per_model_ladders_override_the_ratios():
+    from ptrim import config
+
+    cfg = config.load("default", ["rl.stage1.ladders={gr00t: [10, 5, 15], oft: [8]}"])
+    s1 = cfg.rl.stage1
+    pick = dict(start_h=None, sr_base=0.9)
+    assert stages.make_curriculum(s1, 16, model="gr00t", **pick).ladder == [5, 10, 15]
+    assert stages.make_curriculum(s1, 8, model="oft", **pick).ladder == [8]
+    assert stages.make_curriculum(s1, 20, model="pi05", **pick).ladder == [5, 10, 15]  # ratios
+    with pytest.raises(ValueError, match=r"ladders.oft = \[8\]: every h must be <= H = 4"):
+        stages.make_curriculum(s1, 4, model="oft", **pick)
+    with pytest.raises(config.ConfigError, match="ladders"):
+        config.load("default", ["rl.stage1.ladders={oft: [0]}"])
