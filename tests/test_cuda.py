@@ -99,3 +99,59 @@ def test_bc_trainer_on_the_device_saves_weights_the_cpu_loads(demo_paths, tmp_pa
     }
     plan = on_cpu.plan(obs, sample=False, generator=[torch.Generator().manual_seed(0)])
     assert np.isfinite(plan.actions).all()
+
+
+@pytest.mark.parametrize("family", ["pi05", "gr00t", "oft", "openvla"])
+def test_grpo_on_the_device_trains_only_rl_parameters_and_resumes_bit_exactly(family, tmp_path):
+    """Two stage-1 iterations of GRPO on the device (fake reach env, real micro model, KL to
+    the base on): the first PPO ratio is 1, only ``trainable_in_rl()`` changes, the final
+    weights load on the CPU, and a run stopped after one iteration resumes to the same weights."""
+    from fakes import ReachEnv
+
+    from ptrim import config, stages, trainer
+
+    def make(out):
+        torch.manual_seed(0)
+        policy = build(family, "micro", 8, image_size=16, cameras=("agentview",))
+        rl = config.RLConfig(
+            group_size=4,
+            groups_per_iter=2,
+            init_states=3,
+            micro_batch=8,
+            kl_coef=0.1,
+            lr={family: 1e-3},
+            checkpoint_every=1,
+        )
+        curriculum = stages.make_curriculum(rl.stage1, 8, start_h=None, sr_base=0.5)
+        stage = stages.Stage1(curriculum, h_base=8, lam_plan=1.0, sr_base=0.5, tolerance=0.05)
+
+        def env(task):
+            goals = {0: 0.3, 1: 0.3, 2: 0.3}
+            return ReachEnv(
+                goals, max_steps=16, task=task, image_size=16, proprio_dim=8, action_dim=7
+            )
+
+        run = trainer.GRPOTrainer(
+            policy, stage, rl, family=family, tasks=["a", "b"], env_factory=env,
+            iterations=2, out_dir=out, seed=0, device=DEVICE, num_envs=4, progress=False,
+        )  # fmt: skip
+        return policy, run
+
+    policy, run = make(tmp_path / "a")
+    before = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
+    trainable = {
+        n for n, p in policy.named_parameters() if any(p is q for q in policy.trainable_in_rl())
+    }
+    result = run.run()
+    after = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert next(policy.parameters()).device.type == torch.device(DEVICE).type
+    assert changed and changed <= trainable
+    assert abs(result["history"][0]["train/ratio_mean"] - 1) < 1e-2
+    on_cpu = load(result["final"])
+    assert all(torch.equal(on_cpu.state_dict()[k], after[k]) for k in after)
+    _, stopped = make(tmp_path / "b")
+    stopped.run(max_iterations_this_run=1)
+    resumed, again = make(tmp_path / "b")
+    assert again.run()["resumed_from"] == 1
+    assert all(torch.equal(resumed.state_dict()[k].cpu(), after[k]) for k in after)
