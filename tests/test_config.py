@@ -165,14 +165,14 @@ def test_execution_length_longer_than_plan_horizon():
 
 def test_bc_section_in_every_profile():
     d, s, p = (load(profile=n).bc for n in ("default", "smoke", "paper"))
-    assert (d.steps, d.batch_size, d.precision, d.num_workers) == (6000, 32, "fp32", 0)
+    assert (d.steps, d.batch_size, d.precision, d.num_workers) == (4000, 32, "fp32", 0)
     assert s.steps < d.steps and s.checkpoint_every < s.steps and s.lr == d.lr  # inherited
     assert p.steps > d.steps and p.precision == "bf16" and p.min_lr_ratio == d.min_lr_ratio
 
 
 def test_bc_warmup_must_be_shorter_than_training():
-    msg = error_of("bc.warmup_steps=6000")
-    assert "bc.warmup_steps = 6000" in msg and "must be < steps (steps = 6000)" in msg
+    msg = error_of("bc.warmup_steps=4000")
+    assert "bc.warmup_steps = 4000" in msg and "must be < steps (steps = 4000)" in msg
     msg = error_of("bc.steps=100")  # warm-up 200 from the file is now too long
     assert "bc.warmup_steps = 200" in msg and "steps = 100" in msg
 
@@ -233,7 +233,12 @@ def test_config_is_frozen():
 # ------------------------------------------------------------------ rl (params.yaml may omit it)
 def test_rl_defaults_are_the_papers():
     rl = load().rl
-    assert rl == config.RLConfig()
+    # the file spells out the defaults, and adds the paper's per-model stage-1 ladders
+    assert rl.stage1.ladders == {"gr00t": (5, 10, 15), "oft": (8,), "oft_h16": (8, 12, 16)}
+    assert config.RLConfig().stage1.ladders == {}
+    assert dataclasses.replace(rl, stage1=dataclasses.replace(rl.stage1, ladders={})) == (
+        config.RLConfig()
+    )
     assert (rl.group_size, rl.filter_low, rl.filter_high, rl.dual_clip, rl.kl_coef) == (
         8, 0.1, 1.0, 3.0, 0.0
     )  # fmt: skip
