@@ -201,6 +201,8 @@ class BCConfig:
     eval_init_states: Annotated[int, Field(ge=1, le=50)]  # quick evaluation after training
     num_workers: Annotated[int, Field(ge=0, le=64)] = 0  # DataLoader worker processes
     shift_pixels: Annotated[int, Field(ge=0, le=32)] = 0  # random-shift augmentation (0: off)
+    # redundancy events cut out of the demos before training (ptrim.data.ChunkDataset)
+    skip_events: tuple[Literal["hesitation", "detour", "misalignment", "regrasp"], ...] = ()
 
     @field_validator("warmup_steps")
     @classmethod

@@ -60,7 +60,8 @@ class Demo:
 
     ``obs`` maps the names under ``obs/`` (``agentview_rgb``, ``ee_pos``, ...) to ``[T, ...]``
     arrays. ``events`` lists the redundancy events the expert injected, e.g.
-    ``{"kind": "hesitation", "step": 41, "length": 6}``; ``meta`` holds per-demo facts such as
+    ``{"kind": "hesitation", "step": 41, "steps": 6}`` (the event covers steps
+    ``step .. step + steps - 1``); ``meta`` holds per-demo facts such as
     ``seed``, ``redundancy``, ``expert``. Both are empty for real LIBERO demos.
     """
 
@@ -555,6 +556,18 @@ class DemoFile:
 
 
 # ---------------------------------------------------------------------------- training data
+def kept_steps(steps: int, events: Sequence[dict[str, Any]], skip: Iterable[str]) -> np.ndarray:
+    """The step indices of a ``steps``-long demo outside every event whose kind is in ``skip``
+    (an event covers ``step .. step + steps - 1``)."""
+    keep = np.ones(steps, dtype=bool)
+    skip = set(skip)
+    for event in events:
+        if event.get("kind") in skip:
+            start = max(int(event["step"]), 0)
+            keep[start : start + int(event["steps"])] = False
+    return np.flatnonzero(keep)
+
+
 def _action_chunk(actions: np.ndarray, t: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Actions ``t .. t+horizon-1``, the last action repeated past the end, and the real-mask."""
     steps = np.arange(t, t + horizon)
@@ -589,6 +602,13 @@ class ChunkDataset(torch.utils.data.Dataset):
     DataLoader worker opens its own. With ``image_size``, frames of another size are resized to
     ``image_size``² (:func:`torch.nn.functional.interpolate`: ``area`` when shrinking both
     sides, ``bilinear`` otherwise).
+
+    ``skip_events`` names redundancy event kinds (e.g. ``("hesitation",)``) whose steps are cut
+    out of every demo, as if the expert had never made them: samples start only at kept steps
+    and chunks run over the kept steps. A memoryless policy cannot learn *when* a pause ends
+    from one frame, so pauses in its data become states it never leaves (OpenVLA removed the
+    no-op actions of LIBERO's demonstrations for this reason). Demos without recorded events
+    (real LIBERO files) are used whole.
     """
 
     def __init__(
@@ -598,6 +618,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         horizon: int,
         cameras: Sequence[str] = ("agentview", "wrist"),
         image_size: int | None = None,
+        skip_events: Sequence[str] = (),
     ) -> None:
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
@@ -609,7 +630,10 @@ class ChunkDataset(torch.utils.data.Dataset):
         single = isinstance(paths, str | os.PathLike)
         self.paths = [Path(p) for p in ([paths] if single else paths)]
         self.horizon, self.cameras, self.image_size = int(horizon), tuple(cameras), image_size
+        self.skip_events = frozenset(skip_events)
+        self.skipped_steps = 0  # steps cut out by ``skip_events``
         self._instructions: list[str] = []
+        self._steps: list[np.ndarray] = []  # per demo: the kept step indices
         self._demos: list[tuple[int, int]] = []  # (file index, demo index)
         self._actions: list[np.ndarray] = []
         self._proprio: list[np.ndarray] = []
@@ -637,8 +661,14 @@ class ChunkDataset(torch.utils.data.Dataset):
                         f"expected [T, {width}]"
                     )
                 parts.append(part)
-            self._proprio.append(np.concatenate(parts, axis=1).astype(np.float32))
-            self._actions.append(demo_file.read(index, "actions").astype(np.float32))
+            actions = demo_file.read(index, "actions").astype(np.float32)
+            kept = kept_steps(len(actions), demo_file.events(index), self.skip_events)
+            if not len(kept):
+                raise DataError(f"{demo_file.path}: {key}: skip_events removes every step")
+            self.skipped_steps += len(actions) - len(kept)
+            self._steps.append(kept)
+            self._proprio.append(np.concatenate(parts, axis=1).astype(np.float32)[kept])
+            self._actions.append(actions[kept])
             self._demos.append((file_index, index))
 
     def __len__(self) -> int:
@@ -668,9 +698,10 @@ class ChunkDataset(torch.utils.data.Dataset):
         file_index, index = self._demos[demo]
         demo_file = self._file(file_index)
         actions, mask = _action_chunk(self._actions[demo], t, self.horizon)
+        step = int(self._steps[demo][t])
         return {
             "images": {
-                cam: self._frame(demo_file, index, CAMERA_KEYS[cam], t) for cam in self.cameras
+                cam: self._frame(demo_file, index, CAMERA_KEYS[cam], step) for cam in self.cameras
             },
             "proprio": torch.from_numpy(self._proprio[demo][t].copy()),
             "instruction": self._instructions[file_index],

@@ -39,11 +39,13 @@ def build_policy(cfg, family: str):
         m.plan_horizon,
         cameras=tuple(cfg.libero.cameras),
         image_size=cfg.libero.image_size,
+        skip_events=cfg.bc.skip_events,
     ).to(cfg.device)
 
 
 def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
-    """Action chunks of the model's horizon from the profile's tasks' demonstration files."""
+    """Action chunks of the model's horizon from the profile's tasks' demonstration files,
+    without the steps of the redundancy events ``bc.skip_events`` names."""
     paths = [Path(demo_dir) / f"{task}_demo.hdf5" for task in cfg.libero.task_list(suite)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -53,6 +55,7 @@ def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
         horizon=cfg.models[family].plan_horizon,
         cameras=tuple(cfg.libero.cameras),
         image_size=cfg.libero.image_size,
+        skip_events=cfg.bc.skip_events,
     )
 
 

@@ -49,7 +49,7 @@ def make_demo(length: int, seed: int, size: int = SIZE) -> Demo:
             "joint_states": rng.normal(size=(length, 7)),
         },
         init_state=rng.normal(size=20),
-        events=[{"kind": "hesitation", "step": np.int64(seed), "length": 2}],
+        events=[{"kind": "hesitation", "step": np.int64(seed), "steps": 2}],
         meta={"seed": seed, "redundancy": 0.5, "expert": "scripted"},
     )
 
@@ -347,6 +347,48 @@ def test_items_map_to_demos_and_files(two_files):
     assert set(dataset[6]["images"]) == {"wrist"}
     with pytest.raises(IndexError):
         dataset[14]
+
+
+def test_skip_events_cuts_the_event_steps_out_of_every_demo(tmp_path):
+    demo = make_demo(8, 0)
+    demo.events = [
+        {"kind": "hesitation", "step": 2, "steps": 3},  # steps 2, 3, 4
+        {"kind": "detour", "step": 5, "steps": 2},
+    ]
+    path = write(tmp_path / "a.hdf5", [demo, make_demo(4, 1)])  # demo 1 pauses at steps 1-2
+    dataset = ChunkDataset(path, horizon=3, skip_events=["hesitation"])
+    kept = [0, 1, 5, 6, 7]
+    assert len(dataset) == len(kept) + 2 and dataset.skipped_steps == 3 + 2
+    item = dataset[1]  # step 1: its chunk jumps over the pause
+    a = demo.actions.astype(np.float32)
+    np.testing.assert_array_equal(item["actions"].numpy(), a[[1, 5, 6]])
+    third = dataset[2]  # the first kept step after the pause: its own image and proprio
+    np.testing.assert_array_equal(third["images"]["agentview"].numpy(), demo.obs["agentview_rgb"][5])
+    np.testing.assert_array_equal(third["proprio"].numpy(), proprio_of(demo)[5].astype(np.float32))
+    np.testing.assert_array_equal(dataset[4]["actions"].numpy(), a[[7, 7, 7]])
+    assert dataset[4]["action_mask"].tolist() == [True, False, False]
+    np.testing.assert_array_equal(dataset.stats()["actions"]["min"],
+                                  np.concatenate([a[kept], make_demo(4, 1).actions[[0, 3]]]).min(0).astype(np.float32))
+    whole = ChunkDataset(path, horizon=3, skip_events=["regrasp"])
+    assert len(whole) == 8 + 4 and whole.skipped_steps == 0
+
+
+def test_skip_events_refuses_a_demo_left_empty(tmp_path):
+    demo = make_demo(3, 0)
+    demo.events = [{"kind": "hesitation", "step": 0, "steps": 3}]
+    path = write(tmp_path / "a.hdf5", [demo])
+    with pytest.raises(DataError, match=r"a.hdf5: demo_0: skip_events removes every step"):
+        ChunkDataset(path, horizon=2, skip_events=["hesitation"])
+
+
+def test_bc_skip_events_accepts_exactly_the_kinds_experts_record():
+    from ptrim import config
+    from ptrim.experts.redundancy import EVENT_KINDS
+
+    for kind in EVENT_KINDS:
+        assert config.load("default", [f"bc.skip_events=[{kind}]"]).bc.skip_events == (kind,)
+    with pytest.raises(config.ConfigError, match=r"bc.skip_events.0 = 'pause'.*'hesitation'"):
+        config.load("default", ["bc.skip_events=[pause]"])
 
 
 def test_image_size_resizes(two_files):

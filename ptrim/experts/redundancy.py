@@ -22,6 +22,7 @@ P_HESITATE = 0.5  # before a free move: pause
 P_DETOUR = 0.45  # on a free move longer than 8 cm: pass through a noisy intermediate waypoint
 P_MISALIGN = 0.5  # before a grasp: descend off-target, notice, correct
 P_REGRASP = 0.25  # at a grasp: close too high (a deliberate miss), open, grasp again
+EVENT_KINDS = ("hesitation", "detour", "misalignment", "regrasp")  # what `events` records
 MAX_SLOWDOWN = 0.55  # free-move speed scaled by U(1 - MAX_SLOWDOWN * level, 1) per demo
 
 
