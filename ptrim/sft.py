@@ -39,7 +39,6 @@ def build_policy(cfg, family: str):
         m.plan_horizon,
         cameras=tuple(cfg.libero.cameras),
         image_size=cfg.libero.image_size,
-        skip_events=cfg.bc.skip_events,
     ).to(cfg.device)
 
 
