@@ -274,3 +274,17 @@ def test_bad_rl_values_name_key_value_and_allowed():
     assert "unknown LIBERO suite 'moon'" in msg
     msg = error_of("rl.stage2.lamb_eff=1")
     assert "rl.stage2.lamb_eff: unknown key" in msg and "'lam_eff'" in msg
+
+
+def test_profiles_change_default_and_must_be_listed(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    assert raw["profiles"]["default"] == {}  # the default profile is `default` itself
+    del raw["profiles"]["paper"]
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"profile 'paper' is not defined under 'profiles'"):
+        config.load("paper", path=f)
+    del raw["default"]
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"needs a top-level 'default' mapping"):
+        config.load("default", path=f)
