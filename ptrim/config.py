@@ -2,8 +2,11 @@
 
 ``params.yaml`` holds named *profiles* (``smoke`` for CI, ``default`` for one 2-core machine,
 ``paper`` for GPUs) and, in its top-level ``profile`` key, the one place where the active profile
-is chosen. ``default`` spells out every key; ``smoke`` and ``paper`` list only what they change
-and are deep-merged on top of it. Override without editing the file:
+is chosen. The top-level ``default`` mapping spells out every key; ``profiles.<name>`` lists only
+what profile ``<name>`` changes (``{}`` for ``default``) and is deep-merged on top of it. DVC
+stages name the sections of ``default`` they read plus ``profiles.${profile}``, so a change to
+one section (or to another profile) leaves the other stages' results up to date. Override
+without editing the file:
 
 * ``dvc exp run -S profile=smoke`` (DVC rewrites the key for the experiment),
 * ``--profile smoke`` / ``--set libero.image_size=64`` on any ptrim command
@@ -450,11 +453,15 @@ def load(
     profiles = raw.get("profiles") or {}
     if name not in PROFILES:
         raise ConfigError(f"profile = {name!r} in {path}: allowed profiles are {list(PROFILES)}")
+    if not isinstance(raw.get("default"), dict):
+        raise ConfigError(f"{path}: needs a top-level 'default' mapping holding every key")
     if name not in profiles:
-        raise ConfigError(f"profile {name!r} is not defined under 'profiles' in {path}")
-    merged = copy.deepcopy(profiles["default"])
-    if name != "default":
-        _deep_merge(merged, profiles[name] or {}, where=f"profiles.{name}")
+        raise ConfigError(
+            f"profile {name!r} is not defined under 'profiles' in {path} "
+            "(what it changes in 'default'; {} for nothing)"
+        )
+    merged = copy.deepcopy(raw["default"])
+    _deep_merge(merged, profiles[name] or {}, where=f"profiles.{name}")
     for item in overrides:
         _apply_override(merged, item)
     merged["profile"] = name

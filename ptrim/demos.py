@@ -475,10 +475,11 @@ def evaluate_suite(
 def expert_table(minimal: dict, redundant: dict) -> dict[str, dict]:
     """``{task: {success_rate, mean_steps, n, ...}}``: the expert's own success and steps
     (redundancy 0, one try per initial state), then what demonstration recording yields at the
-    profile's redundancy (``*_demos``), with the step spread and the length ratio."""
+    profile's redundancy (``*_demos``), with the step spread and the length ratio. Tasks
+    come in ``minimal``'s order (the suite's), whatever order the recording finished in."""
     out = {}
-    for task, r in redundant.items():
-        m = minimal[task]
+    for task, m in minimal.items():
+        r = redundant[task]
         if m["success_rate"] is None:
             out[task] = {
                 "success_rate": None,

@@ -25,6 +25,18 @@ def libero_unavailable() -> str | None:
     return None
 
 
+@pytest.fixture
+def one_thread():
+    """Bit-exact comparisons and a busy 2-core machine: one intra-op thread (modules that
+    compare weights bit for bit use it with ``pytestmark = pytest.mark.usefixtures(...)``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config, items):
     """Outside CI, simulator tests are skipped (with the reason) when LIBERO is not set up;
     in CI they always run, so a broken setup fails the build instead of hiding."""

@@ -20,13 +20,7 @@ SIZE, HORIZON = 8, 4
 ENV_ARGS = {"env_name": "Libero_Tabletop_Manipulation", "type": 1, "env_kwargs": {}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Bit-exact comparisons and a busy 2-core machine: one intra-op thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bc_config(**changes) -> BCConfig:

@@ -149,7 +149,7 @@ def test_negative_step_limit():
 
 def test_step_limit_required_for_every_suite(tmp_path):
     raw = yaml.safe_load(PARAMS.read_text())
-    del raw["profiles"]["default"]["libero"]["max_steps"]["libero_10"]
+    del raw["default"]["libero"]["max_steps"]["libero_10"]
     f = tmp_path / "params.yaml"
     f.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"missing \['libero_10'\]"):
@@ -198,7 +198,7 @@ def test_unknown_and_missing_keys(tmp_path):
     msg = error_of("models.oft.chunk=3")
     assert "models.oft.chunk: unknown key" in msg and "'plan_horizon'" in msg
     raw = yaml.safe_load(PARAMS.read_text())
-    del raw["profiles"]["default"]["rollout"]["workers"]
+    del raw["default"]["rollout"]["workers"]
     f = tmp_path / "params.yaml"
     f.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"rollout\.workers: missing"):
@@ -207,7 +207,7 @@ def test_unknown_and_missing_keys(tmp_path):
 
 def test_families_need_model_settings(tmp_path):
     raw = yaml.safe_load(PARAMS.read_text())
-    del raw["profiles"]["default"]["models"]["gr00t"]
+    del raw["default"]["models"]["gr00t"]
     f = tmp_path / "params.yaml"
     f.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"families \['gr00t'\] have no entry under models"):
@@ -274,3 +274,17 @@ def test_bad_rl_values_name_key_value_and_allowed():
     assert "unknown LIBERO suite 'moon'" in msg
     msg = error_of("rl.stage2.lamb_eff=1")
     assert "rl.stage2.lamb_eff: unknown key" in msg and "'lam_eff'" in msg
+
+
+def test_profiles_change_default_and_must_be_listed(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    assert raw["profiles"]["default"] == {}  # the default profile is `default` itself
+    del raw["profiles"]["paper"]
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"profile 'paper' is not defined under 'profiles'"):
+        config.load("paper", path=f)
+    del raw["default"]
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"needs a top-level 'default' mapping"):
+        config.load("default", path=f)

@@ -157,3 +157,22 @@ def test_unsupported_task_is_reported_not_attempted():
     )
     assert out["success_rate"] is None and out["n"] == 0
     assert "microwave" in out["unsupported"]
+
+
+def test_expert_table_keeps_the_suite_order_and_computes_the_spread():
+    from ptrim.demos import expert_table
+
+    def minimal(steps):
+        return {"success_rate": 1.0, "mean_steps": float(np.mean(steps)), "n": len(steps), "steps": steps}
+
+    def redundant(steps):
+        return {"success_rate": 1.0, "mean_steps": float(np.mean(steps)), "steps": steps,
+                "events": [2, 4], "levels": [0.8, 1.0]}
+
+    suite_order = {"b_task": minimal([100, 100]), "a_task": minimal([50, 70])}
+    finished = {"a_task": redundant([90, 90]), "b_task": redundant([120, 180])}  # a finished first
+    table = expert_table(suite_order, finished)
+    assert list(table) == ["b_task", "a_task"]
+    assert table["b_task"]["length_ratio"] == pytest.approx(1.5)
+    assert table["b_task"]["step_cv_demos"] == pytest.approx(30 / 150)
+    assert table["a_task"]["events_per_demo"] == 3.0 and table["a_task"]["mean_level_demos"] == 0.9

@@ -108,3 +108,30 @@ def test_pipeline_parses_and_wires_every_stage():
     assert {(f"demos@{s}", f"profile@oft-{s}") for s in suites} <= edges
     assert {(f"profile@{p}", f"stage1@{p}") for p in pairs} <= edges  # base SR, reliable h
     assert {(f"stage1@{p}", f"stage2@{p}") for p in pairs} <= edges  # weights, horizon
+
+
+def test_stage_params_exist_in_every_profile():
+    """Every `params` key a stage names exists in params.yaml whichever profile is active
+    (DVC refuses to run a stage whose parameter is missing), and the long stages depend on
+    sections, not on the whole file."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+    def lookup(key: str):
+        node = params
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"params.yaml has no {key}"
+            node = node[part]
+        return node
+
+    for profile in ("default", "smoke", "paper"):
+        for name, stage in stages.items():
+            keys = (stage.get("do") or stage).get("params", [])
+            for key in keys:
+                lookup(key.replace("${profile}", profile))
+    for name in ("demos", "sft", "profile", "stage1", "stage2"):
+        stage = stages[name].get("do") or stages[name]
+        assert "profiles" not in stage["params"] and "profiles.${profile}" in stage["params"]
+        assert "ptrim/config.py" not in stage["deps"]
+    assert "default.rl" not in stages["sft"]["params"]  # RL settings never retrain BC
+    assert "default.bc" in stages["sft"]["params"] and "default.rl" in stages["stage1"]["params"]

@@ -23,13 +23,7 @@ SUITE = "libero_object"
 TASKS = ["reach_a", "reach_b"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Bit-exact comparisons and a busy 2-core machine: one intra-op thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def cfg_with(*overrides: str) -> config.Config:
