@@ -363,12 +363,16 @@ def test_skip_events_cuts_the_event_steps_out_of_every_demo(tmp_path):
     a = demo.actions.astype(np.float32)
     np.testing.assert_array_equal(item["actions"].numpy(), a[[1, 5, 6]])
     third = dataset[2]  # the first kept step after the pause: its own image and proprio
-    np.testing.assert_array_equal(third["images"]["agentview"].numpy(), demo.obs["agentview_rgb"][5])
+    np.testing.assert_array_equal(
+        third["images"]["agentview"].numpy(), demo.obs["agentview_rgb"][5]
+    )
     np.testing.assert_array_equal(third["proprio"].numpy(), proprio_of(demo)[5].astype(np.float32))
     np.testing.assert_array_equal(dataset[4]["actions"].numpy(), a[[7, 7, 7]])
     assert dataset[4]["action_mask"].tolist() == [True, False, False]
-    np.testing.assert_array_equal(dataset.stats()["actions"]["min"],
-                                  np.concatenate([a[kept], make_demo(4, 1).actions[[0, 3]]]).min(0).astype(np.float32))
+    np.testing.assert_array_equal(
+        dataset.stats()["actions"]["min"],
+        np.concatenate([a[kept], make_demo(4, 1).actions[[0, 3]]]).min(0).astype(np.float32),
+    )
     whole = ChunkDataset(path, horizon=3, skip_events=["regrasp"])
     assert len(whole) == 8 + 4 and whole.skipped_steps == 0
 

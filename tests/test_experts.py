@@ -60,6 +60,7 @@ def _run(suite, task, init=0, redundancy=0.0, seed=0):
         ("libero_object", 1),  # cream cheese: the flat box that needs a turned grasp
         ("libero_spatial", 4),  # bowl in an open drawer: rim grasp that clears the drawer walls
         ("libero_goal", 7),  # turn on the stove: the knob
+        ("libero_goal", 5),  # push the plate: dragged from inside (a rim grasp tilts it)
         ("libero_10", 5),  # two objects into the basket
     ],
 )
@@ -163,11 +164,21 @@ def test_expert_table_keeps_the_suite_order_and_computes_the_spread():
     from ptrim.demos import expert_table
 
     def minimal(steps):
-        return {"success_rate": 1.0, "mean_steps": float(np.mean(steps)), "n": len(steps), "steps": steps}
+        return {
+            "success_rate": 1.0,
+            "mean_steps": float(np.mean(steps)),
+            "n": len(steps),
+            "steps": steps,
+        }
 
     def redundant(steps):
-        return {"success_rate": 1.0, "mean_steps": float(np.mean(steps)), "steps": steps,
-                "events": [2, 4], "levels": [0.8, 1.0]}
+        return {
+            "success_rate": 1.0,
+            "mean_steps": float(np.mean(steps)),
+            "steps": steps,
+            "events": [2, 4],
+            "levels": [0.8, 1.0],
+        }
 
     suite_order = {"b_task": minimal([100, 100]), "a_task": minimal([50, 70])}
     finished = {"a_task": redundant([90, 90]), "b_task": redundant([120, 180])}  # a finished first

@@ -125,7 +125,7 @@ def test_stage_params_exist_in_every_profile():
         return node
 
     for profile in ("default", "smoke", "paper"):
-        for name, stage in stages.items():
+        for stage in stages.values():
             keys = (stage.get("do") or stage).get("params", [])
             for key in keys:
                 lookup(key.replace("${profile}", profile))

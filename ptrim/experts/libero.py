@@ -17,6 +17,7 @@ from ptrim.experts.scene import Footprint
 from ptrim.experts.skills import (
     CAREFUL,
     CLOSE,
+    FAST,
     FORCEFUL,
     OPEN,
     Actions,
@@ -269,7 +270,11 @@ def _put_in_container(ctx: Context, obj: str, region: str) -> Actions:
 
 
 def put_on(ctx: Context, obj: str, target: str) -> Actions:
-    """``(On obj target)``: set the object down centred on a target object or region."""
+    """``(On obj target)``: set the object down centred on a target object or region; a flat
+    object (a plate) going to a region of the table it lies on is pushed there instead."""
+    if _slides_to(ctx, obj, target):
+        yield from push_to(ctx, obj, ctx.scene.site_pos(target)[:2])
+        return
     if target in ctx.scene.domain.object_sites_dict:
         xy, support = _region_target(ctx, target, exclude=obj)
     else:
@@ -279,6 +284,62 @@ def put_on(ctx: Context, obj: str, target: str) -> Actions:
     yield from carry_over(ctx, grasp, xy, support)
     hang = ctx.scene.eef_pos[2] - ctx.scene.box(obj).bottom
     yield from release(ctx, support + hang + 0.01)
+
+
+def _slides_to(ctx: Context, obj: str, target: str) -> bool:
+    """Whether ``obj`` is flat and wide (lower than 4 cm, at least 12 cm across: a plate, which
+    a fingertip grasp on its rim cannot lift level) and ``target`` is a region of the surface
+    it rests on."""
+    sc = ctx.scene
+    if target not in sc.domain.object_sites_dict:
+        return False
+    box = sc.box(obj)
+    flat = box.size[2] < 0.04 and min(box.size[:2]) > 0.12
+    return flat and abs(sc.site_pos(target)[2] - box.bottom) < 0.02
+
+
+def push_to(ctx: Context, obj: str, xy: np.ndarray, tries: int = 3) -> Actions:
+    """Slide a flat dish ``obj`` over its support until its origin is within 1.5 cm of
+    ``xy``: the closed fingers come down inside it, onto its floor (the space behind a
+    plate is often taken: a cabinet), the long hand turned across the way to go, and move
+    toward the goal a few cm at a time, so they catch the far rim from inside and drag the dish
+    along, re-aimed every step at where it now is. Fingers that slip out over the rim (visible:
+    the dish stays behind) come up and go down inside it again."""
+    sc = ctx.scene
+    xy = np.asarray(xy, dtype=float)
+    here = lambda: sc.body_pos(obj)[:2]  # noqa: E731
+    arrived = lambda: np.linalg.norm(xy - here()) < 0.015  # noqa: E731
+    box = sc.box(obj)
+    outside = 0.5 * float(max(box.size[:2])) + 0.01  # fingers past the rim
+    lost = lambda: np.linalg.norm(sc.eef_pos[:2] - here()) > outside  # noqa: E731
+    z = box.bottom + 0.002  # fingertips on the floor of the dish: no riding over the rim
+
+    def ahead() -> np.ndarray:  # a few cm at a time, so holding the height keeps its weight
+        step = xy - here()
+        return np.r_[sc.eef_pos[:2] + step * min(1.0, 0.03 / np.linalg.norm(step)), z]
+
+    yield from set_gripper(ctx, CLOSE)
+    for _ in range(tries):
+        if arrived():
+            break
+        d = (xy - here()) / np.linalg.norm(xy - here())
+        clear_z = max(sc.eef_pos[2], sc.box(obj).top + 0.06)
+        yield from move_to(ctx, np.r_[sc.eef_pos[:2], clear_z], tol=0.02)
+        yield from rotate_to(ctx, wrap_yaw(float(np.arctan2(-d[1], -d[0]))))  # hand across d
+        above = lambda d=d, h=clear_z: np.r_[here() - 0.02 * d, h]  # noqa: E731
+        yield from move_to(ctx, above, tol=0.015)
+        on_floor = lambda d=d: np.r_[here() - 0.02 * d, z]  # noqa: E731
+        yield from move_to(ctx, on_floor, tol=0.004, speed=CAREFUL)
+        yield from move_to(
+            ctx,
+            ahead,
+            tol=0.005,
+            speed=FAST,
+            max_steps=150,
+            until=lambda: arrived() or lost(),
+            inject=False,  # no detour while dragging
+        )
+    yield from move_to(ctx, sc.eef_pos + [0, 0, 0.06], tol=0.02)
 
 
 def _region_target(ctx: Context, region: str, exclude: str) -> tuple[np.ndarray, float]:
