@@ -42,9 +42,7 @@ skipped = sft.skip_reason(cfg, family, suite) or handover.skip_stage(cfg, "stage
 Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
 Path(out_dir).mkdir(parents=True, exist_ok=True)
 base = (
-    None
-    if sft.skip_reason(cfg, family, suite)
-    else handover.baseline(cfg, family, profile_metrics)
+    None if sft.skip_reason(cfg, family, suite) else handover.baseline(cfg, family, profile_metrics)
 )
 if skipped:
     _ = Path(metrics_path).write_text(json.dumps(handover.skipped(skipped, base), indent=1) + "\n")
