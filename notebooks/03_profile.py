@@ -37,6 +37,7 @@ sft_dir = "data/sft/pi05-libero_spatial"  # trained weights in <sft_dir>/final
 demo_dir = "data/demos/libero_spatial"
 metrics_path = "data/metrics/profile/pi05-libero_spatial.json"
 figures_dir = "paper_figures"
+store_dir = None  # finished episodes kept here (outside DVC outputs): a killed run resumes
 
 # %%
 import dataclasses
@@ -64,6 +65,7 @@ if not skipped:
     policy = models.load(Path(sft_dir) / "final", device=cfg.device).eval()
     H, base_h = cfg.models[family].plan_horizon, cfg.models[family].exec_len
     grid = profiling.exec_len_grid(H, base_h, prof.exec_len_points)
+    store = evaluate.policy_store(store_dir, policy, cfg) if store_dir else None
     print(f"H = {H}, base h = {base_h}, sweep over h = {grid}")
 
 # %% [markdown]
@@ -71,7 +73,9 @@ if not skipped:
 
 # %%
 if not skipped:
-    by_h = profiling.sweep(policy, cfg, suite, grid, init_states=prof.init_states, seed=cfg.seed)
+    by_h = profiling.sweep(
+        policy, cfg, suite, grid, init_states=prof.init_states, seed=cfg.seed, store=store
+    )
     sweep_rows = profiling.sweep_table(by_h, seed=cfg.seed)
     reliable_h = profiling.reliable_exec_len(sweep_rows, prof.epsilon)
     profiling.write_csv(sweep_rows, f"{stem('fig1b_exec_length')}.csv")
@@ -97,6 +101,7 @@ if not skipped:
         init_states=prof.variance_init_states,
         repeats=prof.variance_repeats,
         seed=cfg.seed,
+        store=store,
     )
     variance = profiling.step_variance(repeated)
     step_cv = metrics.bootstrap(repeated, metrics.step_cv, seed=cfg.seed)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ptrim import metrics
 from ptrim.episode import EpisodeRecord
+from ptrim.episode_store import EpisodeStore, weights_fingerprint
 from ptrim.models.base import ChunkPolicy
 
 
@@ -39,6 +40,7 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     trace: bool = False,
+    store: EpisodeStore | None = None,
 ) -> list[EpisodeRecord]:
     """Episodes of ``policy`` on ``suite`` (the profile's tasks and initial states unless
     given), ``repeats`` per initial state, executing ``exec_len`` actions per plan.
@@ -48,7 +50,11 @@ def evaluate(
 
     Initial states and per-episode seeds depend on ``seed``, the task's position and the
     initial state/repeat only, not on ``exec_len``: runs at several ``h`` with the same
-    arguments are paired episode by episode."""
+    arguments are paired episode by episode.
+
+    With a ``store`` (:class:`ptrim.episode_store.EpisodeStore`, whose context should name the
+    policy's weights) each task's episodes are saved when the task finishes and loaded, not
+    re-run, when the same call comes again: a killed evaluation resumes task by task."""
     from tqdm.auto import tqdm
 
     from ptrim.envs.batch import EnvBatch
@@ -66,17 +72,52 @@ def evaluate(
     for t, task in enumerate(tasks):
         factory = functools.partial(make_env, cfg, suite, task, seed=seed)
         jobs = make_jobs(n_envs, inits, [exec_len], repeats=repeats, seed=seed * 1000 + t)
-        with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
-            episodes += rollout(
-                policy,
-                envs,
-                jobs,
-                sample=sample,
-                on_episode=lambda ep: _tick(bar, ep),
-                trace=trace,
-            )
+        key = {
+            "suite": suite,
+            "task": task,
+            "task_position": t,
+            "init_states": inits,
+            "exec_len": int(exec_len),
+            "repeats": int(repeats),
+            "sample": bool(sample),
+            "seed": int(seed),
+            "trace": bool(trace),
+            "num_envs": int(n_envs),
+        }
+        if store is not None and key in store:
+            done = store.load(key)
+            bar.update(len(done))
+        else:
+            with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
+                done = rollout(
+                    policy,
+                    envs,
+                    jobs,
+                    sample=sample,
+                    on_episode=lambda ep: _tick(bar, ep),
+                    trace=trace,
+                )
+            if store is not None:
+                store.save(key, done)
+        episodes += done
     bar.close()
     return episodes
+
+
+def policy_store(root: str | Path, policy, cfg) -> EpisodeStore:
+    """A store for ``policy``'s episodes under the profile's simulator settings: its key holds
+    the weights' fingerprint, the ``libero`` section and the device, so changing any of them
+    starts afresh. Keep ``root`` outside DVC outputs (DVC deletes those before a run)."""
+    import dataclasses
+
+    return EpisodeStore(
+        root,
+        {
+            "weights": weights_fingerprint(policy),
+            "libero": dataclasses.asdict(cfg.libero),
+            "device": str(cfg.device),
+        },
+    )
 
 
 def _tick(bar, ep: EpisodeRecord) -> None:

@@ -88,11 +88,13 @@ def sweep(
     sample: bool = False,
     trace: bool = True,
     progress: bool = True,
+    store=None,
 ) -> dict[int, list[EpisodeRecord]]:
     """``{h: episodes}``: :func:`ptrim.evaluate.evaluate` once per ``h`` (ascending) with the
     same tasks, initial states (a count means the first ``n``) and ``seed``, so every ``h``
     sees the same initial states and per-episode noise seeds. ``trace`` keeps per-step
-    proprio/actions for :func:`redundancy`."""
+    proprio/actions for :func:`redundancy`; a ``store`` makes a killed sweep resume task by
+    task (:func:`ptrim.evaluate.policy_store`)."""
     inits = _init_list(init_states)
     return {
         int(h): evaluate(
@@ -106,6 +108,7 @@ def sweep(
             seed=seed,
             progress=progress,
             trace=trace,
+            store=store,
         )
         for h in sorted(set(exec_lens))
     }
@@ -194,9 +197,11 @@ def repeated_rollouts(
     seed: int,
     tasks: Sequence[str] | None = None,
     progress: bool = True,
+    store=None,
 ) -> list[EpisodeRecord]:
     """``repeats`` sampled rollouts (each with its own noise seed) from each initial state
-    (a count means the first ``n``) of every task, at execution length ``exec_len``."""
+    (a count means the first ``n``) of every task, at execution length ``exec_len`` (resumable
+    with a ``store``, as :func:`sweep`)."""
     return evaluate(
         policy,
         cfg,
@@ -208,6 +213,7 @@ def repeated_rollouts(
         sample=True,
         seed=seed,
         progress=progress,
+        store=store,
     )
 
 
