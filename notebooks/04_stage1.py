@@ -35,15 +35,12 @@ from pathlib import Path
 
 from dvclive import Live
 
-from ptrim import config, figures, handover, models, sft, trainer
+from ptrim import config, figures, handover, models, trainer
 
 cfg = config.load(profile, overrides)
-skipped = sft.skip_reason(cfg, family, suite) or handover.skip_stage(cfg, "stage1")
+skipped, base = handover.stage1_inputs(cfg, family, suite, profile_metrics)
 Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
 Path(out_dir).mkdir(parents=True, exist_ok=True)
-base = (
-    None if sft.skip_reason(cfg, family, suite) else handover.baseline(cfg, family, profile_metrics)
-)
 if skipped:
     _ = Path(metrics_path).write_text(json.dumps(handover.skipped(skipped, base), indent=1) + "\n")
 print(skipped or f"{family} on {suite}: base {base}; {cfg.rl}")

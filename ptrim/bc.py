@@ -59,6 +59,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ptrim import files
 from ptrim.config import BCConfig
 from ptrim.data import ChunkDataset, collate
 
@@ -317,32 +318,6 @@ class RunState:
             )
 
 
-# ---------------------------------------------------------------------------- file helpers
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    _write_text(path, json.dumps(obj, indent=1) + "\n")
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move the finished directory ``tmp`` to ``final``, replacing an older one."""
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-
-
-def _fresh_dir(path: Path) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
-
-
 # ---------------------------------------------------------------------------- optimizer and RNG
 def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """An optimizer's state dict without pickle: tensors ``{"state.<i>.<name>": tensor}`` (for
@@ -425,15 +400,15 @@ def save_checkpoint(
     for stale in root.glob(".tmp_step_*"):  # left by a process killed while saving
         shutil.rmtree(stale)
     final = root / f"step_{run.step}"
-    tmp = _fresh_dir(root / f".tmp_{final.name}")
+    tmp = files.fresh_dir(root / f".tmp_{final.name}")
     policy.save_pretrained(tmp)
     tensors, meta = optimizer_to_files(optimizer)
     save_file(tensors, tmp / OPTIMIZER_TENSORS)
     (tmp / OPTIMIZER_JSON).write_text(json.dumps(meta, indent=1) + "\n")
     save_file(rng_state(), tmp / RNG_TENSORS)
     (tmp / TRAINER_STATE).write_text(json.dumps(asdict(run), indent=1) + "\n")
-    _replace_dir(tmp, final)
-    _write_text(root / LATEST, final.name + "\n")
+    files.replace_dir(tmp, final)
+    files.write_text(root / LATEST, final.name + "\n")
     for old in checkpoint_dirs(out_dir)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
     return final
@@ -465,9 +440,9 @@ def load_checkpoint(
 def save_final(out_dir: Path, policy: torch.nn.Module) -> Path:
     """``policy.save_pretrained`` into ``out_dir/final`` (atomically)."""
     final = out_dir / FINAL
-    tmp = _fresh_dir(out_dir / f".tmp_{FINAL}")
+    tmp = files.fresh_dir(out_dir / f".tmp_{FINAL}")
     policy.save_pretrained(tmp)
-    _replace_dir(tmp, final)
+    files.replace_dir(tmp, final)
     return final
 
 
@@ -475,7 +450,7 @@ def save_final(out_dir: Path, policy: torch.nn.Module) -> Path:
 def _log(run: RunState, lr: float, out_dir: Path, live: Any, bar: Any) -> dict[str, float]:
     """Close the metric window: history (and ``history.json``), dvclive, progress bar."""
     entry = run.log_entry(lr)
-    _write_json(out_dir / HISTORY, run.history)
+    files.write_json(out_dir / HISTORY, run.history)
     if live is not None:
         live.step = run.step
         for name in ("loss", "lr", "grad_norm"):
@@ -527,7 +502,7 @@ def train(
         read_run_state(checkpoint).check_compatible(cfg, seed, len(dataset), checkpoint)
         run = load_checkpoint(checkpoint, policy, optimizer)
         run.config, resumed_from = asdict(cfg), run.step
-        _write_json(out_dir / HISTORY, run.history)  # drop what a killed run logged after it
+        files.write_json(out_dir / HISTORY, run.history)  # drop what a killed run logged after it
     stop = (
         cfg.steps if max_steps_this_run is None else min(cfg.steps, run.step + max_steps_this_run)
     )

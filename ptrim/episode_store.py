@@ -87,9 +87,9 @@ class EpisodeStore:
                 if getattr(ep, name) is not None:
                     arrays[f"{name}_{i}"] = np.asarray(getattr(ep, name))
         meta = {"key": {**self.context, **key}, "episodes": rows}
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
         np.savez(tmp, meta=np.array(json.dumps(meta, default=str)), **arrays)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # atomic: a killed write leaves no half batch
         return path
 
     def get_or_run(

@@ -43,6 +43,19 @@ def baseline(cfg, model: str, profile_metrics: str | Path) -> dict[str, Any]:
     }
 
 
+def stage1_inputs(
+    cfg, model: str, suite: str, profile_metrics: str | Path
+) -> tuple[str | None, dict[str, Any] | None]:
+    """``(why stage 1 does not run or None, baseline)``. The baseline is read whenever
+    ``model`` is trained on ``suite``, also when stage 1 is ablated: the skipped record still
+    names the base ``h`` that stage 2 then starts from."""
+    from ptrim.sft import skip_reason
+
+    untrained = skip_reason(cfg, model, suite)
+    base = None if untrained else baseline(cfg, model, profile_metrics)
+    return untrained or skip_stage(cfg, "stage1"), base
+
+
 def skipped(reason: str, base: dict[str, Any] | None) -> dict[str, Any]:
     """Stage-1 metrics when stage 1 does not run: stage 2 then uses the base h."""
     return {"skipped": reason, "horizon": base["exec_len"] if base else None, "base": base}

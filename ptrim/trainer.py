@@ -79,7 +79,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ptrim import bc, grpo, metrics, rewards
+from ptrim import bc, files, grpo, metrics, rewards
 from ptrim.envs.batch import EnvBatch
 from ptrim.episode import EpisodeRecord
 from ptrim.rollout import Job, rollout
@@ -307,7 +307,7 @@ class GRPOTrainer:
             **self.stage.result(),
         }
         if finished:
-            bc._write_json(self.out_dir / RESULT, result)
+            files.write_json(self.out_dir / RESULT, result)
         return result | {"history": self.history}
 
     def run_iteration(self) -> dict[str, float]:
@@ -519,7 +519,7 @@ class GRPOTrainer:
     def log(self, entry: dict[str, float], bar: Any) -> None:
         """History (and ``history.json``), dvclive (``live.step`` = iterations done), bar."""
         self.history.append(entry)
-        bc._write_json(self.out_dir / HISTORY, self.history)
+        files.write_json(self.out_dir / HISTORY, self.history)
         if self.live is not None:
             self.live.step = self.iteration
             for name, value in entry.items():
@@ -562,7 +562,7 @@ class GRPOTrainer:
         for stale in root.glob(".tmp_iter_*"):  # left by a process killed while saving
             shutil.rmtree(stale)
         final = root / f"iter_{self.iteration}"
-        tmp = bc._fresh_dir(root / f".tmp_{final.name}")
+        tmp = files.fresh_dir(root / f".tmp_{final.name}")
         self.policy.save_pretrained(tmp)
         tensors, meta = bc.optimizer_to_files(self.optimizer)
         save_file(tensors, tmp / OPTIMIZER_TENSORS)
@@ -576,8 +576,8 @@ class GRPOTrainer:
             "history": self.history,
         }
         (tmp / TRAINER_STATE).write_text(json.dumps(_jsonable(state), indent=1) + "\n")
-        bc._replace_dir(tmp, final)
-        bc._write_text(root / LATEST, final.name + "\n")
+        files.replace_dir(tmp, final)
+        files.write_text(root / LATEST, final.name + "\n")
         for old in checkpoint_dirs(self.out_dir)[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old)
         return final
@@ -606,7 +606,7 @@ class GRPOTrainer:
         self.stage.load_state_dict(state["stage_state"])
         self.iteration, self.wall_s = int(state["iteration"]), float(state["wall_s"])
         self.history = list(state["history"])
-        bc._write_json(self.out_dir / HISTORY, self.history)  # drop what a killed run logged
+        files.write_json(self.out_dir / HISTORY, self.history)  # drop what a killed run logged
         return self.iteration
 
 

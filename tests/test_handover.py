@@ -42,6 +42,21 @@ def test_stage_ablation_switch():
     assert handover.skip_stage(cfg, "stage2") is None
 
 
+def test_stage1_inputs_read_the_baseline_unless_the_model_is_untrained(tmp_path):
+    rows = [{"h": 5, "success_rate": 0.8}, {"h": 10, "success_rate": 0.75}]
+    path = _profile(tmp_path, rows, reliable=10)
+    base = {"exec_len": 5, "success_rate": 0.8, "reliable_exec_len": 10}
+    assert handover.stage1_inputs(config.load("default"), "pi05", "libero_object", path) == (
+        None,
+        base,
+    )
+    ablated = config.load("default", ["rl.stages=[stage2]"])
+    why, got = handover.stage1_inputs(ablated, "pi05", "libero_object", path)
+    assert "ablation" in why and got == base  # stage 2 still needs the base h
+    why, got = handover.stage1_inputs(config.load("default"), "pi05", "libero_10", "missing.json")
+    assert "libero.suites" in why and got is None  # untrained: no profile file is read
+
+
 def test_stage2_starts_from_stage1_or_from_bc_when_stage1_is_ablated(tmp_path):
     base = {"exec_len": 5, "success_rate": 0.8, "reliable_exec_len": 10}
     ran = {"horizon": 15}
