@@ -26,6 +26,8 @@ suite = "libero_object"
 demo_dir = "data/demos/libero_object"
 out_dir = "data/sft/oft-libero_object"
 metrics_path = "data/metrics/sft/oft-libero_object.json"
+store_dir = None  # finished evaluation episodes (outside DVC outputs): resumes, and the
+# evaluate stage reuses the base policy's episodes from the same store
 
 # %%
 import json
@@ -66,7 +68,8 @@ if not skipped:
 
 # %%
 if not skipped:
-    episodes = sft.quick_eval(cfg, policy, family, suite)
+    store = evaluate.policy_store(store_dir, policy, cfg) if store_dir else None
+    episodes = sft.quick_eval(cfg, policy, family, suite, store=store)
     evaluate.save_episodes(episodes, Path(out_dir) / "eval_episodes.jsonl")
     result = evaluate.report(
         episodes,

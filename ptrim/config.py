@@ -230,6 +230,15 @@ class ProfilingConfig:
     tail_states: Annotated[int, Field(ge=1, le=10_000)] = 64  # demo states for the tail error
 
 
+@dataclass(config=_STRICT)
+class EvaluateConfig:
+    """Paired evaluation (:mod:`ptrim.evaluate`, the ``evaluate`` stage): every policy of one
+    model (base, stage 1, stage 1 + 2) from the same initial states with the same seeds."""
+
+    init_states: Annotated[int, Field(ge=1, le=50)] = 20  # per task: 10 tasks give 200 episodes
+    keyframes: Annotated[int, Field(ge=0, le=20)] = 6  # frames per policy in fig3 (0: no figure)
+
+
 Family = Literal["pi05", "oft", "gr00t", "openvla"]
 RL_LR = {"pi05": 5e-6, "oft": 2e-5, "gr00t": 5e-6, "openvla": 2e-5}  # flow 5e-6, OFT 2e-5
 RL_CLIP_HIGH = {"pi05": 0.2, "oft": 0.28, "gr00t": 0.2, "openvla": 0.2}
@@ -394,6 +403,7 @@ class Config:
     bc: BCConfig
     profiling: ProfilingConfig = ProfilingConfig()
     rl: RLConfig = RLConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
@@ -525,6 +535,7 @@ _SECTIONS: dict[tuple[str, ...], type] = {
     ("rl",): RLConfig,
     ("rl", "stage1"): Stage1Config,
     ("rl", "stage2"): Stage2Config,
+    ("evaluate",): EvaluateConfig,
 }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,137 @@ def save_episodes(episodes: Sequence[EpisodeRecord], path: Path) -> None:
 
 def load_episodes(path: Path) -> list[EpisodeRecord]:
     return [EpisodeRecord.from_summary(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+# --------------------------------------------------------------------------------------------
+# Paired evaluation: several policies of one model on the same states with the same seeds
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One policy of a paired evaluation: a name (``base``, ``stage1``, ``policytrim``, an
+    ablation), its weights directory and the execution length it runs at."""
+
+    name: str
+    weights: Path
+    exec_len: int
+
+
+def paired(
+    variants: Sequence[Variant],
+    cfg,
+    suite: str,
+    *,
+    store_root: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, list[EpisodeRecord]]:
+    """``{variant name: episodes}``: each variant's deployed policy on the first
+    ``evaluate.init_states`` initial states of every task, all with the same seed, so the
+    episodes pair state by state. With ``store_root`` each policy's finished tasks are kept in
+    ``<store_root>`` (keyed by its weights) and a killed evaluation resumes."""
+    from ptrim import models
+
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"variant names repeat: {names}")
+    out: dict[str, list[EpisodeRecord]] = {}
+    for v in variants:
+        policy = models.load(v.weights, device=cfg.device).eval()
+        out[v.name] = evaluate(
+            policy,
+            cfg,
+            suite,
+            exec_len=v.exec_len,
+            init_states=range(cfg.evaluate.init_states),
+            seed=cfg.seed,
+            progress=progress,
+            store=policy_store(store_root, policy, cfg) if store_root else None,
+        )
+    return out
+
+
+def paired_report(
+    by_variant: dict[str, Sequence[EpisodeRecord]], *, base: str = "base", seed: int = 0
+) -> dict[str, Any]:
+    """Each variant's :func:`report` under its name, plus ``compare``: every other variant
+    against ``base`` on the shared states (:func:`ptrim.metrics.compare`: call speedup, the
+    paper's Spd, end-to-end speedup, success and step differences, all with intervals)."""
+    if base not in by_variant:
+        raise ValueError(f"no {base!r} among the variants {list(by_variant)}")
+    out: dict[str, Any] = {name: report(eps, seed=seed) for name, eps in by_variant.items()}
+    out["compare"] = {
+        name: metrics.to_json(metrics.compare(by_variant[base], eps, seed=seed))
+        for name, eps in by_variant.items()
+        if name != base
+    }
+    return out
+
+
+def median_saving_state(
+    base: Sequence[EpisodeRecord], method: Sequence[EpisodeRecord]
+) -> tuple[str, int] | None:
+    """The ``(task, init_index)`` where both policies succeed and ``method`` saves the median
+    number of steps against ``base`` (a representative state for keyframes, not the best);
+    None if no state has both succeeding."""
+    done = {(e.task, e.init_index): e.success_step for e in method if e.success}
+    savings = sorted(
+        (e.success_step - done[(e.task, e.init_index)], e.task, e.init_index)
+        for e in base
+        if e.success and (e.task, e.init_index) in done
+    )
+    if not savings:
+        return None
+    _, task, init = savings[(len(savings) - 1) // 2]
+    return task, int(init)
+
+
+def keyframe_strips(
+    variants: Sequence[Variant],
+    by_variant: dict[str, Sequence[EpisodeRecord]],
+    cfg,
+    suite: str,
+    state: tuple[str, int],
+    n_frames: int,
+) -> dict[str, dict[str, Any]]:
+    """``{variant name: profiling.keyframes(...)}``: each policy re-run from the same initial
+    ``state`` ``(task, init_index)`` with its evaluation seed, ``n_frames`` agent-view frames
+    evenly spaced over its calls (the paper's Fig. 3)."""
+    from ptrim import models
+    from ptrim.profiling import keyframes
+
+    task, init = state
+    strips = {}
+    for v in variants:
+        [episode] = [e for e in by_variant[v.name] if (e.task, e.init_index) == (task, init)]
+        policy = models.load(v.weights, device=cfg.device).eval()
+        env = functools.partial(make_env, cfg, suite, seed=cfg.seed)
+        strips[v.name] = keyframes(policy, episode, env, n_frames=n_frames)
+    return strips
+
+
+SUMMARY_COLUMNS = ("success_rate", "steps", "exec_len", "calls", "latency_ms", "e2e_time")
+COMPARE_COLUMNS = ("call_speedup", "spd_paper", "e2e_speedup", "sr_diff", "steps_ratio")
+
+
+def estimate_text(est: dict[str, Any], digits: int = 3) -> str:
+    """``value [lo, hi]`` of a metrics-JSON estimate, for tables (``n/a`` when undefined)."""
+    v, lo, hi = (est.get(k) for k in ("value", "lo", "hi"))
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{v:.{digits}g}"
+    return f"{v:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
+def paired_tables(result: dict[str, Any], names: Sequence[str]):
+    """Two DataFrames of ``value [lo, hi]`` strings from a :func:`paired_report`: each policy's
+    metrics (rows: policies) and each comparison against the first (rows: the others)."""
+    import pandas as pd
+
+    def rows(block, columns, keys):
+        return {n: {c: estimate_text(block[n][c]) for c in columns} for n in keys}
+
+    summary = pd.DataFrame(rows(result, SUMMARY_COLUMNS, names)).T
+    compared = pd.DataFrame(rows(result["compare"], COMPARE_COLUMNS, names[1:])).T
+    return summary, compared

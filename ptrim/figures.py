@@ -288,6 +288,67 @@ def fig1c_redundancy(rows: list[dict], keyframes: dict | None = None, title: str
     return fig
 
 
+def fig3_keyframes(strips: dict[str, dict], title: str = ""):
+    """The paper's Fig. 3: one row of frames per policy (``{name: profiling.keyframes(...)}``),
+    all from the same initial state, evenly spaced over the calls until the episode ended;
+    each row says how many steps and calls it took."""
+    import matplotlib.pyplot as plt
+
+    cols = max((len(k["frames"]) for k in strips.values()), default=1)
+    fig, axes = plt.subplots(
+        len(strips), cols, figsize=(1.7 * cols, 1.95 * len(strips)), squeeze=False
+    )
+    for row, (name, k) in zip(axes, strips.items(), strict=True):
+        for ax in row:
+            ax.axis("off")
+        for ax, frame, step in zip(row, k["frames"], k["frame_steps"], strict=False):
+            ax.imshow(frame)
+            ax.set_title(f"t={step}", fontsize=7)
+        outcome = "success" if k["success"] else "failure"
+        row[0].text(
+            -0.08,
+            0.5,
+            f"{name}\nh={k['exec_len']}\n{k['steps']} steps\n{outcome}",
+            transform=row[0].transAxes,
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
+    first = next(iter(strips.values()), None)
+    where = f"{_short(first['task'])} #{first['init_index']}" if first else ""
+    fig.suptitle(f"{title}  {where}".strip(), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+PAIRED_PANELS = (
+    ("success_rate", "success rate (%)", 100.0),
+    ("steps", "steps to success", 1.0),
+    ("calls", "calls per success", 1.0),
+    ("e2e_time", "episode time (s)", 1.0),
+)
+
+
+def paired_bars(result: dict, variants: list[str], title: str = ""):
+    """Bars with 95 % intervals of each policy's success, steps, calls and end-to-end episode
+    time (an ``evaluate.paired_report``), one colour per policy."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PAIRED_PANELS), figsize=(3.1 * len(PAIRED_PANELS), 3))
+    for ax, (name, label, scale) in zip(axes, PAIRED_PANELS, strict=True):
+        est = [result[v][name] for v in variants]
+        value = np.array([e["value"] for e in est], dtype=float) * scale
+        lo = np.array([e["lo"] for e in est], dtype=float) * scale
+        hi = np.array([e["hi"] for e in est], dtype=float) * scale
+        err = np.nan_to_num(np.vstack([value - lo, hi - value]))
+        ax.bar(variants, value, yerr=err, color=[f"C{i}" for i in range(len(variants))], capsize=3)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7, rotation=20)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # RL training curves: (panel title, [history keys or key prefixes ending in "/"])
 STAGE1_PANELS = (
     ("success per execution length", ["success/"]),

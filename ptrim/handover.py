@@ -101,3 +101,25 @@ def stage2_summary(result: dict[str, Any], horizon: int, start: str | Path) -> d
         "wall_s": history[-1]["wall_s"] if history else 0.0,
         "last": history[-1] if history else None,
     }
+
+
+def evaluation_variants(
+    cfg,
+    model: str,
+    sft_dir: str | Path,
+    stage_runs: dict[str, tuple[str | Path, dict[str, Any]]],
+):
+    """The policies the paired evaluation compares: ``base`` (the behaviour-cloned weights at
+    the family's base h), then each entry of ``stage_runs`` (``{name: (run directory, its
+    committed stage metrics)}``, e.g. ``stage1`` and ``policytrim`` = stage 1 + 2) that ran,
+    at the horizon its metrics name. Skipped stages (ablations) are left out."""
+    from ptrim.evaluate import Variant
+
+    out = [Variant("base", Path(sft_dir) / "final", cfg.models[model].exec_len)]
+    for name, (run_dir, stage_metrics) in stage_runs.items():
+        if "skipped" in stage_metrics:
+            continue
+        if stage_metrics.get("horizon") is None:
+            raise ValueError(f"{name}: its stage metrics name no horizon: {stage_metrics}")
+        out.append(Variant(name, Path(run_dir) / "final", int(stage_metrics["horizon"])))
+    return out

@@ -81,9 +81,11 @@ def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress:
     return policy.eval(), result, data
 
 
-def quick_eval(cfg, policy, family: str, suite: str, progress: bool = True) -> list:
+def quick_eval(cfg, policy, family: str, suite: str, progress: bool = True, store=None) -> list:
     """Every profile task from its first ``bc.eval_init_states`` initial states at the family's
-    base execution length, deterministic plans."""
+    base execution length, deterministic plans. Given the evaluate stage's ``store``
+    (:func:`ptrim.evaluate.policy_store`), a killed evaluation resumes and the paired
+    evaluation later finds the base policy's episodes there when it uses the same states."""
     from ptrim.evaluate import evaluate
 
     return evaluate(
@@ -94,6 +96,7 @@ def quick_eval(cfg, policy, family: str, suite: str, progress: bool = True) -> l
         init_states=range(cfg.bc.eval_init_states),
         seed=cfg.seed,
         progress=progress,
+        store=store,
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ptrim.episode import CallRecord, EpisodeRecord
 from ptrim.models.base import Plan, executed_mask
 
 
@@ -230,3 +231,24 @@ class GaussianPolicy(torch.nn.Module):
         policy = cls(**json.loads((d / "config.json").read_text()))
         policy.load_state_dict(load_file(d / "model.safetensors"))
         return policy
+
+
+def record(task, init, success, steps, *, h=5, proprio=None, actions=None):
+    """A finished episode (a failure runs to the 100-step limit) with one call."""
+    return EpisodeRecord(
+        benchmark="fake",
+        suite="s",
+        task=task,
+        init_index=init,
+        seed=0,
+        plan_horizon=10,
+        exec_len=h,
+        max_steps=100,
+        control_hz=20.0,
+        success=success,
+        success_step=steps if success else None,
+        steps=steps if success else 100,
+        calls=[CallRecord(step=0, plan=np.zeros((10, 7)), executed=h, latency_s=0.01)],
+        proprio_trace=proprio,
+        action_trace=actions,
+    )

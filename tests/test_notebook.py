@@ -108,6 +108,8 @@ def test_pipeline_parses_and_wires_every_stage():
     assert {(f"demos@{s}", f"profile@oft-{s}") for s in suites} <= edges
     assert {(f"profile@{p}", f"stage1@{p}") for p in pairs} <= edges  # base SR, reliable h
     assert {(f"stage1@{p}", f"stage2@{p}") for p in pairs} <= edges  # weights, horizon
+    assert {(f"stage2@{p}", f"evaluate@{p}") for p in pairs} <= edges  # the policies compared
+    assert {(f"sft@{p}", f"evaluate@{p}") for p in pairs} <= edges
 
 
 def test_stage_params_exist_in_every_profile():
@@ -129,9 +131,10 @@ def test_stage_params_exist_in_every_profile():
             keys = (stage.get("do") or stage).get("params", [])
             for key in keys:
                 lookup(key.replace("${profile}", profile))
-    for name in ("demos", "sft", "profile", "stage1", "stage2"):
+    for name in ("demos", "sft", "profile", "stage1", "stage2", "evaluate"):
         stage = stages[name].get("do") or stages[name]
         assert "profiles" not in stage["params"] and "profiles.${profile}" in stage["params"]
         assert "ptrim/config.py" not in stage["deps"]
     assert "default.rl" not in stages["sft"]["params"]  # RL settings never retrain BC
     assert "default.bc" in stages["sft"]["params"] and "default.rl" in stages["stage1"]["params"]
+    assert "default.evaluate" not in stages["stage2"]["params"]  # evaluating never retrains

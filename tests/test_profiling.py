@@ -8,10 +8,10 @@ import torch
 
 from ptrim import evaluate, figures, metrics, profiling
 from ptrim.envs.batch import EnvBatch
-from ptrim.episode import CallRecord, EpisodeRecord
+from ptrim.episode import EpisodeRecord
 from ptrim.models.base import Plan
 from ptrim.rollout import Job, rollout
-from tests.fakes import CountingEnv, NoisePolicy
+from tests.fakes import CountingEnv, NoisePolicy, record
 
 SPEED = 0.002
 
@@ -241,26 +241,6 @@ def test_repeated_rollouts_have_distinct_seeds_per_repeat(fake_libero):
 
 
 # ------------------------------------------------------------------------------ step variance
-
-
-def record(task, init, success, steps, *, h=5, proprio=None, actions=None):
-    return EpisodeRecord(
-        benchmark="fake",
-        suite="s",
-        task=task,
-        init_index=init,
-        seed=0,
-        plan_horizon=10,
-        exec_len=h,
-        max_steps=100,
-        control_hz=20.0,
-        success=success,
-        success_step=steps if success else None,
-        steps=steps if success else 100,
-        calls=[CallRecord(step=0, plan=np.zeros((10, 7)), executed=h, latency_s=0.01)],
-        proprio_trace=proprio,
-        action_trace=actions,
-    )
 
 
 def test_step_variance_per_state_and_task():
