@@ -45,7 +45,7 @@ from pathlib import Path
 
 from IPython.display import display
 
-from ptrim import config, evaluate, figures, handover, sft
+from ptrim import config, evaluate, figures, handover, models, sft
 
 cfg = config.load(profile, overrides)
 skipped = sft.skip_reason(cfg, family, suite)
@@ -73,7 +73,12 @@ if not skipped:
 if not skipped:
     by_variant = evaluate.paired(variants, cfg, suite, store_root=store_dir)
     result = evaluate.paired_report(by_variant, seed=cfg.seed)
-    result["facts"] = {"family": family, "suite": suite, "variants": [v.__dict__ for v in variants]}
+    result["facts"] = {
+        "family": family,
+        "suite": suite,
+        "parameters": models.parameter_count(variants[0].weights),
+        "variants": [v.__dict__ for v in variants],
+    }
     _ = Path(metrics_path).write_text(json.dumps(result, indent=1, default=str) + "\n")
     stem = Path(figures_dir) / f"paired_{family}-{suite}"
     _ = figures.save_figure(figures.paired_bars(result, names, f"{family} on {suite}"), stem)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ptrim import paper
+
 
 def demo_frames(paths: list[Path], n_frames: int = 6, camera: str = "agentview_rgb"):
     """One row per demonstration file (its first demo), ``n_frames`` evenly spaced frames."""
@@ -155,14 +157,6 @@ def task_success(per_task: dict[str, dict], title: str = ""):
 # Baseline profiling (the paper's Fig. 1; data from ptrim.profiling)
 # --------------------------------------------------------------------------------------------
 
-# The paper's Fig. 1b curve, read off the plot (PAPER.md §2): pi0.5 on LIBERO-Spatial.
-PAPER_FIG1B = {
-    "label": "paper (π0.5, LIBERO-Spatial)",
-    "h": [5, 7, 9, 11, 13, 15],
-    "success_rate": [98.2, 98.8, 99.0, 95.0, 94.8, 89.8],  # percent
-    "steps": [105.3, 104.3, 103.6, 110.9, 114.7, 120.7],
-}
-
 
 def save_figure(fig, stem: str | Path, dpi: int = 150) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf`` (folders created; no timestamp in the PDF, so an
@@ -230,14 +224,14 @@ def fig1a_step_variance(variance: dict, title: str = ""):
 
 
 def fig1b_exec_length(
-    rows: list[dict], *, reliable_h: int | None = None, title: str = "", paper: bool = True
+    rows: list[dict], *, reliable_h: int | None = None, title: str = "", with_paper: bool = True
 ):
     """Success rate and steps against execution length h, with 95 % bands (ours, from
-    ``profiling.sweep_table`` rows); a dotted line at the reliable h. ``paper`` adds a panel
-    with the paper's curve (:data:`PAPER_FIG1B`, no intervals published)."""
+    ``profiling.sweep_table`` rows); a dotted line at the reliable h. ``with_paper`` adds a panel
+    with the paper's curve (:data:`ptrim.paper.FIG1B`, no intervals published)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2 if paper else 1, figsize=(10 if paper else 5.2, 3.4))
+    fig, axes = plt.subplots(1, 2 if with_paper else 1, figsize=(10 if with_paper else 5.2, 3.4))
     axes = np.atleast_1d(axes)
     _sr_steps_panel(axes[0], rows, title or "ours")
     if reliable_h is not None:
@@ -245,8 +239,8 @@ def fig1b_exec_length(
         where = ("data", "axes fraction")
         note = f"reliable h = {reliable_h}"
         axes[0].annotate(note, (reliable_h, 0.98), xycoords=where, fontsize=7, ha="right", va="top")
-    if paper:
-        p = PAPER_FIG1B
+    if with_paper:
+        p = paper.FIG1B
         paper_rows = [
             {"h": h, "success_rate": s, "steps": st}
             for h, s, st in zip(p["h"], p["success_rate"], p["steps"], strict=True)

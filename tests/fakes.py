@@ -233,22 +233,28 @@ class GaussianPolicy(torch.nn.Module):
         return policy
 
 
-def record(task, init, success, steps, *, h=5, proprio=None, actions=None):
-    """A finished episode (a failure runs to the 100-step limit) with one call."""
+def record(
+    task, init, success, steps, *, h=5, plan_horizon=10, max_steps=100, calls=None, **fields
+):
+    """A finished episode (a failure runs to ``max_steps``); one call unless ``calls`` given;
+    other :class:`EpisodeRecord` fields (``proprio_trace``, ``suite``, ...) by keyword."""
+    if calls is None:
+        calls = [CallRecord(step=0, plan=np.zeros((plan_horizon, 7)), executed=h, latency_s=0.01)]
     return EpisodeRecord(
-        benchmark="fake",
-        suite="s",
-        task=task,
-        init_index=init,
-        seed=0,
-        plan_horizon=10,
-        exec_len=h,
-        max_steps=100,
-        control_hz=20.0,
-        success=success,
-        success_step=steps if success else None,
-        steps=steps if success else 100,
-        calls=[CallRecord(step=0, plan=np.zeros((10, 7)), executed=h, latency_s=0.01)],
-        proprio_trace=proprio,
-        action_trace=actions,
+        **{
+            "benchmark": "fake",
+            "suite": "s",
+            "task": task,
+            "init_index": init,
+            "seed": 0,
+            "plan_horizon": plan_horizon,
+            "exec_len": h,
+            "max_steps": max_steps,
+            "control_hz": 20.0,
+            "success": success,
+            "success_step": steps if success else None,
+            "steps": steps if success else max_steps,
+            "calls": calls,
+            **fields,
+        }
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ptrim import evaluate, figures, metrics, profiling
+from ptrim import evaluate, figures, metrics, paper, profiling
 from ptrim.envs.batch import EnvBatch
 from ptrim.episode import EpisodeRecord
 from ptrim.models.base import Plan
@@ -373,7 +373,7 @@ def test_redundancy_reads_traced_episodes():
     proprio = np.concatenate([ee, np.ones((15, 5))], axis=1)  # ee, axis-angle, fingers
     actions = np.zeros((14, 7))
     actions[:, -1] = OPEN
-    ep = record("a", 0, True, 14, proprio=proprio, actions=actions)
+    ep = record("a", 0, True, 14, proprio_trace=proprio, action_trace=actions)
     assert profiling.redundancy(ep, SPEED) == profiling.redundancy((ee, actions[:, -1]), SPEED)
     assert profiling.redundancy(ep, SPEED)["still_steps"] == 4
     with pytest.raises(ValueError, match="trace"):
@@ -389,7 +389,7 @@ def traced(task, init, success, still, *, h, moving=10):
     actions = np.zeros((n, 7))
     actions[:, -1] = OPEN
     proprio = np.concatenate([ee, np.zeros((n + 1, 5))], axis=1)
-    ep = record(task, init, success, n, h=h, proprio=proprio, actions=actions)
+    ep = record(task, init, success, n, h=h, proprio_trace=proprio, action_trace=actions)
     ep.steps = n
     return ep
 
@@ -535,7 +535,7 @@ def test_profiling_figures_draw_and_save(tmp_path):
     fig = figures.fig1b_exec_length(rows, reliable_h=4)
     assert len(fig.axes) == 4  # two panels, each with its twin
     paper_sr = fig.axes[1].lines[0].get_ydata()
-    np.testing.assert_allclose(paper_sr, figures.PAPER_FIG1B["success_rate"])
+    np.testing.assert_allclose(paper_sr, paper.FIG1B["success_rate"])
     assert fig.axes[1].get_title() == "paper (π0.5, LIBERO-Spatial)"
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [100, 90, 50])
     paths = figures.save_figure(fig, tmp_path / "figs" / "fig1b")

@@ -26,3 +26,15 @@ def load(directory, device="cpu"):
     from ptrim.models.policy import VLAPolicy
 
     return VLAPolicy.from_pretrained(directory, device)
+
+
+def parameter_count(directory) -> int:
+    """Parameters stored in a ``save_pretrained`` directory, read from the safetensors header
+    (nothing is loaded)."""
+    import math
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    with safe_open(str(Path(directory) / "model.safetensors"), framework="pt") as f:
+        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())

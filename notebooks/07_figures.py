@@ -1,0 +1,75 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · The paper's tables and figures, ours beside the paper's
+# Reads the committed metrics of every evaluated model × suite (`data/metrics/policytrim/`) and
+# the RL histories (`data/rl/`), and writes to `paper_figures/`:
+# - `table1_libero` (the paper's Table 1 layout) and `table_generality`, each as CSV (every
+#   number with its 95 % interval), Markdown and LaTeX (`ptrim/tables.py`);
+# - `curves/`: the training curves of both RL stages;
+# - `README.md`: every file in `paper_figures/` with what it shows and how it differs from the
+#   paper (`ptrim/catalog.py`). Figures 1a–c come from the `profile` stage and Fig. 3 from
+#   `evaluate`; this notebook indexes them.
+
+# %% tags=["parameters"]
+profile = None  # None: the profile chosen in params.yaml
+overrides = []  # in the syntax of --set on ptrim command lines
+metrics_dir = "data/metrics/policytrim"
+rl_dir = "data/rl"
+figures_dir = "paper_figures"
+
+# %%
+from pathlib import Path
+
+from IPython.display import Markdown, display
+
+from ptrim import catalog, config, figures, tables
+
+cfg = config.load(profile, overrides)
+out = Path(figures_dir)
+results = tables.load_results(metrics_dir)
+print(f"{len(results)} evaluated pairs: {sorted(results)}")
+
+# %% [markdown]
+# ## Table 1 (LIBERO)
+
+# %%
+rows = tables.table1_rows(results, tables.table1_models(cfg.families), cfg.libero.suites)
+_ = tables.write_table(rows, out / "table1_libero", "LIBERO: base vs PolicyTrim (ours and paper)")
+display(Markdown((out / "table1_libero.md").read_text()))
+
+# %% [markdown]
+# ## Architectural generality
+
+# %%
+rows = tables.generality_rows(results)
+_ = tables.write_table(rows, out / "table_generality", "Generality: OFT H = 16 and OpenVLA")
+display(Markdown((out / "table_generality.md").read_text()))
+
+# %% [markdown]
+# ## RL training curves
+
+# %%
+for stage, panels in (("stage1", figures.STAGE1_PANELS), ("stage2", figures.STAGE2_PANELS)):
+    for pair, history in tables.histories(Path(rl_dir) / stage).items():
+        fig = figures.training_curves(history, panels, f"{stage}: {pair}")
+        _ = figures.save_figure(fig, out / "curves" / f"{stage}_{pair}")
+
+# %% [markdown]
+# ## Index
+
+# %%
+_ = (out / "README.md").write_text(catalog.readme(out))
+print("not described:", catalog.undescribed(out) or "none")
+display(Markdown((out / "README.md").read_text()))

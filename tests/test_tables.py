@@ -1,0 +1,165 @@
+"""The paper's tables from our metrics (ours beside the paper's) and the paper_figures index."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ptrim import catalog, evaluate, paper, tables
+from ptrim.episode import CallRecord
+from tests.fakes import record
+
+
+def episode(task, init, h, steps, success=True):
+    calls = [
+        CallRecord(step=s, plan=np.zeros((20, 7)), executed=min(h, steps - s), latency_s=0.03)
+        for s in range(0, steps, h)
+    ]
+    return record(
+        task,
+        init,
+        success,
+        steps,
+        h=h,
+        plan_horizon=20,
+        max_steps=280,
+        calls=calls if success else calls[:1],
+        benchmark="libero",
+        suite="libero_object",
+        seed=init,
+        policy_time_s=0.03 * len(calls),
+    )
+
+
+@pytest.fixture
+def result():
+    """A paired evaluation of pi05 on LIBERO-Object: the base solves 4 states in 100-130
+    steps at h = 5; PolicyTrim solves 3 of them in 60 steps at h = 15 and fails the last."""
+    base = [episode("t", i, 5, 100 + 10 * i) for i in range(4)]
+    trim = [episode("t", i, 15, 60) for i in range(3)] + [episode("t", 3, 15, 0, success=False)]
+    out = evaluate.paired_report({"base": base, "policytrim": trim}, seed=0)
+    out["facts"] = {"family": "pi05", "suite": "libero_object", "parameters": 4_590_000}
+    return json.loads(json.dumps(out))  # as read back from the committed file
+
+
+def test_our_rows_hold_percent_success_steps_h_and_paired_speedup(result):
+    base, trim = tables.our_row(result, "base"), tables.our_row(result, "policytrim")
+    assert base["SR"] == 100.0 and base["S"] == pytest.approx(115.0) and base["h"] == 5.0
+    assert base["Spd"] == base["Spd_lo"] == base["Spd_hi"] == 1.0
+    assert trim["SR"] == 75.0 and trim["S"] == 60.0 and trim["h"] == 15.0
+    # Spd = (S_b / h_b) / (S_m / h_m) on the shared states: (115 / 5) / (60 / 15)
+    assert trim["Spd"] == pytest.approx((115 / 5) / (60 / 15), rel=0.05)
+    assert trim["SR_lo"] <= trim["SR"] <= trim["SR_hi"]
+    assert (trim["parameters"], trim["episodes"], trim["max_steps"]) == (4_590_000, 4, 280)
+
+
+def test_table1_puts_the_papers_numbers_beside_ours(result):
+    rows = tables.table1_rows({"pi05-libero_object": result}, ["pi05", "oft"], ["libero_object"])
+    keyed = {(r["method"], r["model"], r["source"]): r for r in rows}
+    assert set(keyed) == {
+        (m, model, "paper") for m in ("base", "policytrim") for model in ("pi05", "oft")
+    } | {("base", "pi05", "ours"), ("policytrim", "pi05", "ours")}
+    assert keyed[("policytrim", "pi05", "paper")] == {
+        "suite": "libero_object",
+        "method": "policytrim",
+        "model": "pi05",
+        "source": "paper",
+        "SR": 98.5,
+        "S": 64.3,
+        "h": 15.0,
+        "Spd": 5.83,
+    }
+    frame = tables.layout(rows)
+    assert list(frame.columns) == [
+        "π0.5 (ours)",
+        "π0.5 (paper)",
+        "OpenVLA-OFT (paper)",
+        "scale (ours)",
+    ]
+    assert frame.loc[("Object", "base"), "π0.5 (paper)"] == "99.1 / 125.0 / 5 / 1.00"
+    assert frame.loc[("Object", "PolicyTrim"), "π0.5 (ours)"].startswith("75.0 / 60.0 / 15 / ")
+    assert frame.loc[("Object", "base"), "scale (ours)"] == "pi05 4.6M, 4 ep, ≤280 steps"
+
+
+def test_a_pair_we_did_not_evaluate_shows_a_dash_and_the_papers_cell(result):
+    rows = tables.table1_rows({"pi05-libero_object": result}, ["pi05", "gr00t"], ["libero_goal"])
+    assert {r["source"] for r in rows} == {"paper"}
+    frame = tables.layout(rows)
+    assert frame.loc[("Goal", "base"), "scale (ours)"] == "—"
+    nan_row = {"SR": math.nan, "S": None, "h": 5, "Spd": 1.0}
+    assert tables._cell(nan_row) == "— / — / 5 / 1.00"
+
+
+def test_write_table_csv_markdown_latex(result, tmp_path):
+    rows = tables.table1_rows({"pi05-libero_object": result}, ["pi05"], ["libero_object"])
+    paths = tables.write_table(rows, tmp_path / "table1_libero", "LIBERO")
+    assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
+    csv = paths[0].read_text().splitlines()
+    assert csv[0].startswith("suite,method,model,source,SR,SR_lo,SR_hi,S,")
+    assert len(csv) == 1 + len(rows)
+    md = paths[1].read_text()
+    header = [c.strip() for c in md.splitlines()[2].split("|")[1:-1]]
+    assert header == ["suite", "method", "π0.5 (ours)", "π0.5 (paper)", "scale (ours)"]
+    assert "| Object  | PolicyTrim | 75.0 / 60.0 / 15 / " in md, md
+    assert "99.1 / 125.0 / 5 / 1.00" in md and "SR (%) / S" in md
+    assert "\\begin{table}" in paths[2].read_text() and "tab:table1_libero" in paths[2].read_text()
+
+
+def test_generality_rows_ours_where_evaluated_and_the_papers_spatial_rows(result):
+    rows = tables.generality_rows({"oft_h16-libero_object": result, "pi05-libero_object": result})
+    ours = [r for r in rows if r["source"] == "ours"]
+    assert {(r["model"], r["suite"], r["method"]) for r in ours} == {
+        ("oft_h16", "libero_object", "base"),
+        ("oft_h16", "libero_object", "policytrim"),
+    }
+    published = [r for r in rows if r["source"] == "paper"]
+    assert len(published) == 4 and {r["suite"] for r in published} == {"libero_spatial"}
+    assert {r["Spd"] for r in published if r["method"] == "policytrim"} == {2.97, 1.41}
+
+
+def test_load_results_and_histories_skip_what_did_not_run(result, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "pi05-libero_object.json").write_text(json.dumps(result))
+    (tmp_path / "m" / "oft-libero_10.json").write_text(json.dumps({"skipped": "not trained"}))
+    assert list(tables.load_results(tmp_path / "m")) == ["pi05-libero_object"]
+    for pair, history in (("pi05-libero_object", [{"iteration": 1}]), ("oft-libero_10", [])):
+        (tmp_path / "rl" / pair).mkdir(parents=True)
+        (tmp_path / "rl" / pair / "history.json").write_text(json.dumps(history))
+    assert tables.histories(tmp_path / "rl") == {"pi05-libero_object": [{"iteration": 1}]}
+
+
+def test_table1_models_are_the_papers_three():
+    assert tables.table1_models(["openvla", "gr00t", "pi05", "oft_h16", "oft"]) == [
+        "gr00t",
+        "pi05",
+        "oft",
+    ]
+
+
+def test_paper_table1_is_complete():
+    for suite in paper.SUITE_NAMES:
+        for method in tables.METHODS:
+            assert set(paper.TABLE1[(suite, method)]) == {"pi05", "oft", "gr00t"}
+    assert all(
+        v[3] == 1.0 for (_, m), row in paper.TABLE1.items() if m == "base" for v in row.values()
+    )
+
+
+def test_catalog_indexes_every_file_and_flags_undescribed_ones(tmp_path):
+    for name in (
+        "table1_libero.md",
+        "profile/pi05-libero_object/fig1b_exec_length_pi05-libero_object.png",
+        "evaluate/oft-libero_object/fig3_keyframes_oft-libero_object.pdf",
+        "curves/stage1_pi05-libero_object.png",
+        "mystery.png",
+        ".hidden",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    text = catalog.readme(tmp_path)
+    assert "| `table1_libero.md` | Table 1:" in text
+    assert "`profile/pi05-libero_object/fig1b_exec_length_pi05-libero_object.png` | Fig. 1b" in text
+    assert "| `mystery.png` | **not described**" in text
+    assert "| `README.md` | this index |" in text and ".hidden" not in text
+    assert catalog.undescribed(tmp_path) == ["mystery.png"]
