@@ -20,7 +20,7 @@ export DVC_NO_ANALYTICS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup repro test lint bench lock clean
+.PHONY: help setup repro test lab lint bench lock clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -42,11 +42,26 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/libero.txt
 
 setup: $(STAMP)  ## create .venv, install pinned dependencies, prepare LIBERO (idempotent)
 
+# The Lab test drives a real headless Chromium through Playwright: Debian's package (Playwright's
+# own browser download needs a CDN this machine cannot reach).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  apt-get install -y -q --no-install-recommends chromium > /dev/null \
+	  || { apt-get update -q > /dev/null && apt-get install -y -q --no-install-recommends chromium > /dev/null; }; \
+	else \
+	  echo "The Lab test needs Chromium at $(CHROMIUM). Install it (Debian: sudo apt-get install chromium)," \
+	       "or point CHROMIUM= at one, then rerun make test."; exit 1; \
+	fi
+
 repro: setup  ## rebuild every result of the active profile (params.yaml: profile)
 	$(BIN)/dvc repro
 
-test: setup  ## run the test suite (builds real LIBERO environments)
-	$(BIN)/python -m pytest
+test: setup $(CHROMIUM)  ## run the test suite (builds real LIBERO environments, opens Lab in Chromium)
+	PTRIM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+lab: setup  ## JupyterLab on the project; the notebooks/*.py open as notebooks (double click)
+	$(BIN)/python -m ptrim.lab $(LAB_ARGS)
 
 lint: setup  ## ruff
 	$(BIN)/ruff check ptrim tests notebooks

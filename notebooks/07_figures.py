@@ -30,12 +30,14 @@ rl_dir = "data/rl"
 figures_dir = "paper_figures"
 
 # %%
+import os
 from pathlib import Path
 
 from IPython.display import Markdown, display
 
 from ptrim import catalog, config, figures, tables
 
+os.chdir(config.project_root())  # in Lab the kernel starts in notebooks/
 cfg = config.load(profile, overrides)
 out = Path(figures_dir)
 results = tables.load_results(metrics_dir)
@@ -48,6 +50,8 @@ print(f"{len(results)} evaluated pairs: {sorted(results)}")
 rows = tables.table1_rows(results, tables.table1_models(cfg.families), cfg.libero.suites)
 _ = tables.write_table(rows, out / "table1_libero", "LIBERO: base vs PolicyTrim (ours and paper)")
 display(Markdown((out / "table1_libero.md").read_text()))
+fig = figures.table1_bars(rows, "steps and speed-up: ours beside the paper's")
+_ = figures.save_figure(fig, out / "table1_libero")
 
 # %% [markdown]
 # ## Architectural generality

@@ -13,7 +13,7 @@ ENTRIES: tuple[tuple[str, str, str], ...] = (
     (
         "table1_libero.*",
         "Table 1: SR / steps / h / Spd of base and PolicyTrim per LIBERO suite and model, "
-        "ours beside the paper's",
+        "ours beside the paper's (PNG/PDF: steps and Spd as bars)",
         "small models trained here by behaviour cloning on our experts' demos, not the released "
         "checkpoints; fewer evaluation episodes (see the scale column)",
     ),

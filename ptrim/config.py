@@ -447,6 +447,12 @@ def find_params(start: Path | None = None) -> Path:
     raise ConfigError(f"no params.yaml in {here} or any parent directory")
 
 
+def project_root(start: Path | None = None) -> Path:
+    """The directory holding ``params.yaml``: notebooks opened in Lab (whose working
+    directory is ``notebooks/``) move there, so their paths mean what they mean under DVC."""
+    return find_params(start).parent
+
+
 def load(
     profile: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),

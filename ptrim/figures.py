@@ -315,6 +315,52 @@ def fig3_keyframes(strips: dict[str, dict], title: str = ""):
     return fig
 
 
+def table1_bars(rows: list[dict], title: str = ""):
+    """Table 1 at a glance: steps to success and Spd per model × suite, base and PolicyTrim,
+    ours (with 95 % intervals) beside the paper's (``tables.table1_rows`` rows)."""
+    import matplotlib.pyplot as plt
+
+    groups = list(dict.fromkeys((r["model"], r["suite"]) for r in rows))
+    bars = [("paper", "base"), ("paper", "policytrim"), ("ours", "base"), ("ours", "policytrim")]
+    styles = {
+        ("paper", "base"): dict(color="0.75"),
+        ("paper", "policytrim"): dict(color="0.45"),
+        ("ours", "base"): dict(color="C0", alpha=0.55),
+        ("ours", "policytrim"): dict(color="C0"),
+    }
+    keyed = {(r["model"], r["suite"], r["source"], r["method"]): r for r in rows}
+    fig, axes = plt.subplots(1, 2, figsize=(max(6, 1.6 * len(groups) + 3), 3.2))
+    width = 0.8 / len(bars)
+    for ax, (name, label) in zip(axes, (("S", "steps to success"), ("Spd", "Spd")), strict=True):
+        for i, (source, method) in enumerate(bars):
+            got = [keyed.get((m, s, source, method), {}) for m, s in groups]
+            value = np.array([g.get(name, np.nan) for g in got], dtype=float)
+            lo = np.array([g.get(f"{name}_lo", np.nan) for g in got], dtype=float)
+            hi = np.array([g.get(f"{name}_hi", np.nan) for g in got], dtype=float)
+            err = np.nan_to_num(np.vstack([value - lo, hi - value]))
+            err = err if np.isfinite(lo).any() else None  # the paper publishes no intervals
+            x = np.arange(len(groups)) + (i - (len(bars) - 1) / 2) * width
+            ax.bar(
+                x,
+                value,
+                width,
+                yerr=err,
+                capsize=2,
+                label=f"{source} {method}",
+                **styles[(source, method)],
+            )
+        ax.set_xticks(np.arange(len(groups)))
+        ax.set_xticklabels(
+            [f"{paper.MODEL_NAMES.get(m, m)}\n{paper.SUITE_NAMES.get(s, s)}" for m, s in groups],
+            fontsize=7,
+        )
+        ax.set_title(label, fontsize=9)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 PAIRED_PANELS = (
     ("success_rate", "success rate (%)", 100.0),
     ("steps", "steps to success", 1.0),
