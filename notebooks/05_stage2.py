@@ -38,7 +38,7 @@ from dvclive import Live
 from ptrim import config, figures, handover, models, sft, trainer
 
 cfg = config.load(profile, overrides)
-skipped = sft.skip_reason(cfg, family, suite) or handover.skip_stage(cfg, "stage2")
+skipped = sft.skip_reason(cfg, family, suite) or handover.skip_stage(cfg, "stage2", family)
 Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
 Path(out_dir).mkdir(parents=True, exist_ok=True)
 if skipped:

@@ -333,6 +333,11 @@ class RLConfig:
         "stage1",
         "stage2",
     )
+    # per model, the stages it runs instead of `stages` (the paper runs OpenVLA, one action per
+    # call, through stage 2 only: there is no chunk to extend)
+    model_stages: dict[str, tuple[Literal["stage1", "stage2"], ...]] = Field(
+        default_factory=lambda: {"openvla": ("stage2",)}
+    )
     group_size: Annotated[int, Field(ge=2, le=256)] = 8  # G: rollouts per initial state
     groups_per_iter: Annotated[int, Field(ge=1)] = 4
     init_states: Annotated[int, Field(ge=1, le=50)] = 50  # groups draw from the first N per task
@@ -417,6 +422,20 @@ class Config:
                     f"(one of {list(FAMILIES)})"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _model_stages_name_models(self) -> Config:
+        unknown = [m for m in self.rl.model_stages if m not in self.models]
+        if unknown:
+            raise ValueError(
+                f"rl.model_stages names {unknown}, which are not entries of models "
+                f"({list(self.models)})"
+            )
+        return self
+
+    def stages_of(self, model: str) -> tuple[str, ...]:
+        """The RL stages ``model`` runs: ``rl.model_stages[model]``, else ``rl.stages``."""
+        return tuple(self.rl.model_stages.get(model, self.rl.stages))
 
     def family_of(self, model: str) -> str:
         """The architecture of ``models.<model>`` (its ``family``, or its own name)."""

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 
-def skip_stage(cfg, stage: str) -> str | None:
-    """Why the profile does not run ``stage`` (``stage1`` | ``stage2``), or None."""
-    if stage not in cfg.rl.stages:
-        return f"{stage} is not in this profile's rl.stages {list(cfg.rl.stages)} (ablation)"
-    return None
+def skip_stage(cfg, stage: str, model: str) -> str | None:
+    """Why the profile does not run ``stage`` (``stage1`` | ``stage2``) for ``model``, or None."""
+    if stage in cfg.stages_of(model):
+        return None
+    if model in cfg.rl.model_stages:
+        return f"{model} runs only rl.model_stages.{model} = {list(cfg.stages_of(model))}"
+    return f"{stage} is not in this profile's rl.stages {list(cfg.rl.stages)} (ablation)"
 
 
 def baseline(cfg, model: str, profile_metrics: str | Path) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def stage1_inputs(
 
     untrained = skip_reason(cfg, model, suite)
     base = None if untrained else baseline(cfg, model, profile_metrics)
-    return untrained or skip_stage(cfg, "stage1"), base
+    return untrained or skip_stage(cfg, "stage1", model), base
 
 
 def skipped(reason: str, base: dict[str, Any] | None) -> dict[str, Any]:

@@ -274,6 +274,10 @@ def test_bad_rl_values_name_key_value_and_allowed():
     assert "unknown LIBERO suite 'moon'" in msg
     msg = error_of("rl.stage2.lamb_eff=1")
     assert "rl.stage2.lamb_eff: unknown key" in msg and "'lam_eff'" in msg
+    msg = error_of("rl.model_stages={openvla: [stage3]}")
+    assert "rl.model_stages.openvla.0 = 'stage3'" in msg and "'stage1' or 'stage2'" in msg
+    msg = error_of("rl.model_stages={pi0: [stage2]}")
+    assert "rl.model_stages names ['pi0']" in msg and "'pi05'" in msg
 
 
 def test_profiles_change_default_and_must_be_listed(tmp_path):

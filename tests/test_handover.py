@@ -36,10 +36,15 @@ def test_baseline_errors_name_the_file_and_the_problem(tmp_path):
         handover.baseline(cfg, "pi05", tmp_path / "s.json")
 
 
-def test_stage_ablation_switch():
+def test_stage_ablation_switch_and_per_model_stages():
     cfg = config.load("default", ["rl.stages=[stage2]"])
-    assert "ablation" in handover.skip_stage(cfg, "stage1")
-    assert handover.skip_stage(cfg, "stage2") is None
+    assert "ablation" in handover.skip_stage(cfg, "stage1", "pi05")
+    assert handover.skip_stage(cfg, "stage2", "pi05") is None
+    cfg = config.load("default")  # OpenVLA (one action per call) runs stage 2 only
+    assert cfg.stages_of("openvla") == ("stage2",) and cfg.stages_of("pi05") == ("stage1", "stage2")
+    assert "rl.model_stages.openvla" in handover.skip_stage(cfg, "stage1", "openvla")
+    assert handover.skip_stage(cfg, "stage2", "openvla") is None
+    assert handover.skip_stage(cfg, "stage1", "gr00t") is None
 
 
 def test_stage1_inputs_read_the_baseline_unless_the_model_is_untrained(tmp_path):
