@@ -15,8 +15,9 @@
 # # 07 · The paper's tables and figures, ours beside the paper's
 # Reads the committed metrics of every evaluated model × suite (`data/metrics/policytrim/`) and
 # the RL histories (`data/rl/`), and writes to `paper_figures/`:
-# - `table1_libero` (the paper's Table 1 layout) and `table_generality`, each as CSV (every
-#   number with its 95 % interval), Markdown and LaTeX (`ptrim/tables.py`);
+# - `table1_libero` (the paper's Table 1 layout), `table_generality` and `table_ablation` (from
+#   `data/metrics/ablations/`), each as CSV (every number with its 95 % interval), Markdown and
+#   LaTeX (`ptrim/tables.py`);
 # - `curves/`: the training curves of both RL stages;
 # - `README.md`: every file in `paper_figures/` with what it shows and how it differs from the
 #   paper (`ptrim/catalog.py`). Figures 1a–c come from the `profile` stage and Fig. 3 from
@@ -26,6 +27,7 @@
 profile = None  # None: the profile chosen in params.yaml
 overrides = []  # in the syntax of --set on ptrim command lines
 metrics_dir = "data/metrics/policytrim"
+ablations_dir = "data/metrics/ablations"
 rl_dir = "data/rl"
 figures_dir = "paper_figures"
 
@@ -60,6 +62,14 @@ _ = figures.save_figure(fig, out / "table1_libero")
 rows = tables.generality_rows(results)
 _ = tables.write_table(rows, out / "table_generality", "Generality: OFT H = 16 and OpenVLA")
 display(Markdown((out / "table_generality.md").read_text()))
+
+# %% [markdown]
+# ## Ablations
+
+# %%
+rows = tables.ablation_rows(tables.load_results(ablations_dir))
+_ = tables.write_ablation_table(rows, out / "table_ablation")
+display(Markdown((out / "table_ablation.md").read_text()))
 
 # %% [markdown]
 # ## RL training curves

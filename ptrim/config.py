@@ -239,6 +239,23 @@ class EvaluateConfig:
     keyframes: Annotated[int, Field(ge=0, le=20)] = 6  # frames per policy in fig3 (0: no figure)
 
 
+@dataclass(config=_STRICT)
+class AblationConfig:
+    """The ``ablations`` stage (:mod:`ptrim.ablations`): which models, which variants."""
+
+    models: tuple[str, ...] = ()  # entries of `models` (each must be trained: in `families`)
+    variants: Annotated[
+        tuple[Literal["stage2_only", "no_stability", "frontier"], ...], Field(min_length=1)
+    ] = ("stage2_only", "no_stability", "frontier")
+
+    @field_validator("variants")
+    @classmethod
+    def _unique_variants(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError("each variant at most once")
+        return v
+
+
 Family = Literal["pi05", "oft", "gr00t", "openvla"]
 RL_LR = {"pi05": 5e-6, "oft": 2e-5, "gr00t": 5e-6, "openvla": 2e-5}  # flow 5e-6, OFT 2e-5
 RL_CLIP_HIGH = {"pi05": 0.2, "oft": 0.28, "gr00t": 0.2, "openvla": 0.2}
@@ -409,6 +426,7 @@ class Config:
     profiling: ProfilingConfig = ProfilingConfig()
     rl: RLConfig = RLConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    ablation: AblationConfig = AblationConfig()
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
@@ -430,6 +448,16 @@ class Config:
             raise ValueError(
                 f"rl.model_stages names {unknown}, which are not entries of models "
                 f"({list(self.models)})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ablation_models_are_trained(self) -> Config:
+        untrained = [m for m in self.ablation.models if m not in self.families]
+        if untrained:
+            raise ValueError(
+                f"ablation.models {untrained} are not in families {list(self.families)}: "
+                "an ablation starts from a trained model"
             )
         return self
 
@@ -561,6 +589,7 @@ _SECTIONS: dict[tuple[str, ...], type] = {
     ("rl", "stage1"): Stage1Config,
     ("rl", "stage2"): Stage2Config,
     ("evaluate",): EvaluateConfig,
+    ("ablation",): AblationConfig,
 }
 
 

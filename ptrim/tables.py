@@ -200,3 +200,58 @@ def histories(stage_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         if history:
             out[path.parent.name] = history
     return out
+
+
+def ablation_rows(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ablation table in long form: per model × suite (``{"<model>-<suite>": ablations
+    report}``), one row per evaluated policy, SR / S / h / Spd against that pair's base."""
+    from ptrim.ablations import describe
+
+    rows = []
+    for report in reports.values():
+        facts = report["facts"]
+        for v in facts["variants"]:
+            rows.append(
+                {
+                    "model": facts["family"],
+                    "suite": facts["suite"],
+                    "variant": v["name"],
+                    "description": describe(v["name"]),
+                }
+                | our_row(report, v["name"])
+            )
+    return rows
+
+
+def write_ablation_table(rows: Sequence[Mapping[str, Any]], stem: str | Path) -> list[Path]:
+    """``<stem>.csv`` (every number and interval), ``.md`` and ``.tex``: one row per model ×
+    suite × variant, ``SR / S / h / Spd`` with SR's and Spd's intervals."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv, md, tex = (Path(f"{stem}.{ext}") for ext in ("csv", "md", "tex"))
+    pd.DataFrame(list(rows)).to_csv(csv, index=False, float_format="%.4g")
+    frame = pd.DataFrame(
+        [
+            {
+                "model": paper.MODEL_NAMES.get(r["model"], r["model"]),
+                "suite": paper.SUITE_NAMES.get(r["suite"], r["suite"]),
+                "variant": r["description"],
+                "SR / S / h / Spd": _cell(r),
+                "SR 95 %": _interval(r, "SR", "{:.1f}"),
+                "Spd 95 %": _interval(r, "Spd", "{:.2f}"),
+            }
+            for r in rows
+        ]
+    )
+    caption = "Ablations (ours; the paper publishes none), paired against each model's base"
+    table = frame.to_markdown(index=False) if len(frame) else "(no ablation was run)"
+    md.write_text(f"**{caption}**\n\n{table}\n")
+    tex.write_text(frame.to_latex(index=False, caption=caption, label=f"tab:{stem.name}") + "\n")
+    return [csv, md, tex]
+
+
+def _interval(row: Mapping[str, Any], name: str, fmt: str) -> str:
+    lo, hi = row.get(f"{name}_lo"), row.get(f"{name}_hi")
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "—"
+    return f"[{fmt.format(lo)}, {fmt.format(hi)}]"

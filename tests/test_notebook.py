@@ -102,6 +102,8 @@ def test_pipeline_parses_and_wires_every_stage():
     assert {(f"stage1@{p}", f"stage2@{p}") for p in pairs} <= edges  # weights, horizon
     assert {(f"stage2@{p}", f"evaluate@{p}") for p in pairs} <= edges  # the policies compared
     assert {(f"sft@{p}", f"evaluate@{p}") for p in pairs} <= edges
+    assert {(f"stage2@{p}", "ablations") for p in pairs} <= edges
+    assert {(f"evaluate@{p}", "figures") for p in pairs} | {("ablations", "figures")} <= edges
 
 
 def test_stage_params_exist_in_every_profile():
@@ -123,7 +125,7 @@ def test_stage_params_exist_in_every_profile():
             keys = (stage.get("do") or stage).get("params", [])
             for key in keys:
                 lookup(key.replace("${profile}", profile))
-    for name in ("demos", "sft", "profile", "stage1", "stage2", "evaluate"):
+    for name in ("demos", "sft", "profile", "stage1", "stage2", "evaluate", "ablations"):
         stage = stages[name].get("do") or stages[name]
         assert "profiles" not in stage["params"] and "profiles.${profile}" in stage["params"]
         assert "ptrim/config.py" not in stage["deps"]
@@ -178,7 +180,13 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
     )
     assert "families" in skipped["skipped"]  # the smoke profile does not train oft_h16
 
+    ablation = json.loads((project / "data/metrics/ablations/oft-libero_object.json").read_text())
+    names = [v["name"] for v in ablation["facts"]["variants"]]
+    assert names == ["base", "stage1", "policytrim", "stage2_only", "no_stability", "frontier"]
+    assert set(ablation["compare"]) == set(names[1:])
+
     figures = project / "paper_figures"
+    assert "stage 2 only" in (figures / "table_ablation.md").read_text()
     table = (figures / "table1_libero.csv").read_text()
     assert {f"libero_object,policytrim,{f},ours" in table for f in ("pi05", "oft", "gr00t")} == {
         True
