@@ -461,6 +461,16 @@ class Config:
             )
         return self
 
+    def untrained_reason(self, model: str, suite: str) -> str | None:
+        """Why this profile does not train ``model`` on ``suite`` (None if it does)."""
+        if model not in self.families:
+            return f"family {model} is not in this profile's families {list(self.families)}"
+        if suite not in self.libero.suites:
+            return (
+                f"suite {suite} is not in this profile's libero.suites {list(self.libero.suites)}"
+            )
+        return None
+
     def stages_of(self, model: str) -> tuple[str, ...]:
         """The RL stages ``model`` runs: ``rl.model_stages[model]``, else ``rl.stages``."""
         return tuple(self.rl.model_stages.get(model, self.rl.stages))

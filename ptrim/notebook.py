@@ -102,6 +102,47 @@ def execute(
     return output
 
 
+# outputs a stage notebook writes even when it has nothing to do (see skip_untrained)
+_SKIP_FILES = ("metrics_path",)
+_SKIP_DIRS = ("out_dir", "figures_dir")
+
+
+def skip_untrained(output: str | Path, parameters: dict[str, Any]) -> str | None:
+    """For a stage of one ``family`` × ``suite`` (both parameters) that the profile does not
+    train, write what the notebook would have written when skipping — ``{"skipped": reason}``
+    at ``metrics_path``, the ``out_dir`` and ``figures_dir`` directories (the latter with a
+    README saying why), an executed notebook saying so — and return the reason, without
+    starting a kernel (the matrix of every model × suite is mostly such pairs on small
+    profiles). None, and nothing written, for a pair the profile trains."""
+    import json
+
+    import nbformat
+
+    from ptrim import config
+
+    if "family" not in parameters or "suite" not in parameters:
+        return None
+    cfg = config.load(parameters.get("profile"), parameters.get("overrides") or [])
+    reason = cfg.untrained_reason(str(parameters["family"]), str(parameters["suite"]))
+    if reason is None:
+        return None
+    for name in _SKIP_FILES:
+        if name in parameters:
+            path = Path(parameters[name])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"skipped": reason}, indent=1) + "\n")
+    for name in _SKIP_DIRS:
+        if name in parameters:
+            Path(parameters[name]).mkdir(parents=True, exist_ok=True)
+    if "figures_dir" in parameters:
+        (Path(parameters["figures_dir"]) / "README.md").write_text(f"Not run: {reason}.\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"Skipped without running: {reason}.")]
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(normalize(nb), output)
+    return reason
+
+
 def _parse_params(pairs: list[list[str]]) -> dict[str, Any]:
     return {name: yaml.safe_load(value) for name, value in pairs}
 
@@ -123,7 +164,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cwd", default=None, help="kernel working directory (default: repo root)")
     args = parser.parse_args(argv)
-    execute(args.source, args.output, _parse_params(args.parameter), cwd=args.cwd)
+    parameters = _parse_params(args.parameter)
+    reason = skip_untrained(args.output, parameters)
+    if reason:
+        print(f"skipped {args.source} ({reason}) -> {args.output}")
+        return
+    execute(args.source, args.output, parameters, cwd=args.cwd)
     print(f"executed {args.source} -> {args.output}")
 
 

@@ -19,11 +19,7 @@ from ptrim.data import ChunkDataset
 
 def skip_reason(cfg, family: str, suite: str) -> str | None:
     """Why the active profile does not train ``family`` on ``suite`` (None if it does)."""
-    if family not in cfg.families:
-        return f"family {family} is not in this profile's families {list(cfg.families)}"
-    if suite not in cfg.libero.suites:
-        return f"suite {suite} is not in this profile's libero.suites {list(cfg.libero.suites)}"
-    return None
+    return cfg.untrained_reason(family, suite)
 
 
 def build_policy(cfg, family: str):

@@ -198,3 +198,36 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
         assert (figures / f"profile/{pair}/fig1b_exec_length_{pair}.png").exists()
         assert (figures / f"evaluate/{pair}/paired_{pair}.png").exists()
         assert (figures / f"curves/stage2_{pair}.png").exists()
+
+
+def test_an_untrained_pair_is_recorded_without_a_kernel(tmp_path, monkeypatch):
+    """The matrix lists every model x suite; a pair the profile does not train writes what its
+    notebook would (skip record, directories, a notebook saying why) and starts no kernel."""
+    from ptrim import notebook
+
+    monkeypatch.setattr(notebook, "execute", lambda *a, **k: pytest.fail("a kernel started"))
+    out = tmp_path / "nb.ipynb"
+    params = [
+        ["profile", "default"],
+        ["family", "pi05"],
+        ["suite", "libero_10"],
+        ["metrics_path", str(tmp_path / "m/pi05-libero_10.json")],
+        ["out_dir", str(tmp_path / "rl/pi05-libero_10")],
+        ["figures_dir", str(tmp_path / "fig/pi05-libero_10")],
+        ["stage1_metrics", str(tmp_path / "must-not-be-written.json")],
+    ]
+    notebook.main(["notebooks/04_stage1.py", str(out), *[x for p in params for x in ("-p", *p)]])
+    reason = "suite libero_10 is not in this profile's libero.suites ['libero_object']"
+    assert json.loads((tmp_path / "m/pi05-libero_10.json").read_text()) == {"skipped": reason}
+    assert (tmp_path / "rl/pi05-libero_10").is_dir()
+    assert reason in (tmp_path / "fig/pi05-libero_10/README.md").read_text()
+    assert not (tmp_path / "must-not-be-written.json").exists()
+    nb = nbformat.read(out, as_version=4)
+    assert reason in nb.cells[0].source
+    assert (
+        notebook.skip_untrained(
+            out, {"profile": "default", "family": "oft", "suite": "libero_object"}
+        )
+        is None
+    )
+    assert notebook.skip_untrained(out, {"profile": "default"}) is None  # not a model x suite stage
