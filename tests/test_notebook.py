@@ -12,6 +12,7 @@ import yaml
 from ptrim.notebook import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
+SUITES = ("libero_object", "libero_spatial", "libero_goal", "libero_10")
 
 
 def _executed_notebook():
@@ -166,6 +167,16 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
     print(f"smoke DAG: dvc repro took {wall:.0f} s")
     status = subprocess.run([dvc, "status"], cwd=project, env=env, text=True, capture_output=True)
     assert "up to date" in status.stdout, status.stdout
+    # a parameter change invalidates only the stages that read it (`dvc exp run -S` reruns those)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["default"]["evaluate"]["keyframes"] = 4
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = subprocess.run(
+        [dvc, "status", "--json"], cwd=project, env=env, text=True, capture_output=True
+    )
+    changed = set(json.loads(status.stdout))
+    pairs = [f"{m}-{s}" for m in ("pi05", "oft", "gr00t", "openvla", "oft_h16") for s in SUITES]
+    assert changed == {f"evaluate@{p}" for p in pairs} | {"ablations"}, changed
 
     families = ("pi05", "oft", "gr00t", "openvla")
     for family in families:
