@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -140,6 +141,8 @@ class ModelConfig:
     # the architecture; by default the entry's own name (``oft_h16: {family: oft, ...}`` is a
     # variant of OFT with another horizon, e.g. the paper's generality experiment)
     family: Literal["pi05", "oft", "gr00t", "openvla"] | None = None
+    # behaviour-cloning optimizer steps for this model instead of bc.steps (null: bc.steps)
+    bc_steps: Annotated[int, Field(ge=1)] | None = None
 
 
 @dataclass(config=_STRICT)
@@ -243,7 +246,7 @@ class EvaluateConfig:
 class AblationConfig:
     """The ``ablations`` stage (:mod:`ptrim.ablations`): which models, which variants."""
 
-    models: tuple[str, ...] = ()  # entries of `models` (each must be trained: in `families`)
+    models: tuple[str, ...] = ()  # entries of `models`; those not in `families` are skipped
     variants: Annotated[
         tuple[Literal["stage2_only", "no_stability", "frontier"], ...], Field(min_length=1)
     ] = ("stage2_only", "no_stability", "frontier")
@@ -452,14 +455,28 @@ class Config:
         return self
 
     @model_validator(mode="after")
-    def _ablation_models_are_trained(self) -> Config:
-        untrained = [m for m in self.ablation.models if m not in self.families]
-        if untrained:
+    def _ablation_models_exist(self) -> Config:
+        unknown = [m for m in self.ablation.models if m not in self.models]
+        if unknown:
             raise ValueError(
-                f"ablation.models {untrained} are not in families {list(self.families)}: "
-                "an ablation starts from a trained model"
+                f"ablation.models {unknown} are not entries of models ({list(self.models)})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _bc_steps_after_warmup(self) -> Config:
+        for name, m in self.models.items():
+            if m.bc_steps is not None and m.bc_steps <= self.bc.warmup_steps:
+                raise ValueError(
+                    f"models.{name}.bc_steps = {m.bc_steps}: must be > bc.warmup_steps "
+                    f"(= {self.bc.warmup_steps})"
+                )
+        return self
+
+    def bc_of(self, model: str) -> BCConfig:
+        """``bc`` for ``model``: its ``bc_steps`` if set, else ``bc.steps``."""
+        steps = self.models[model].bc_steps
+        return self.bc if steps is None else dataclasses.replace(self.bc, steps=steps)
 
     def untrained_reason(self, model: str, suite: str) -> str | None:
         """Why this profile does not train ``model`` on ``suite`` (None if it does)."""

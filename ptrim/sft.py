@@ -67,7 +67,7 @@ def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress:
         result = bc.train(
             policy,
             subset,
-            cfg.bc,
+            cfg.bc_of(family),
             out_dir,
             seed=cfg.seed,
             device=cfg.device,

@@ -292,3 +292,15 @@ def test_profiles_change_default_and_must_be_listed(tmp_path):
     f.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"needs a top-level 'default' mapping"):
         config.load("default", path=f)
+
+
+def test_bc_steps_per_model_and_profiles_that_reset_it():
+    cfg = load()
+    assert cfg.bc_of("gr00t").steps == cfg.models["gr00t"].bc_steps == 6000
+    assert cfg.bc_of("oft") == cfg.bc  # the others train for bc.steps
+    assert cfg.bc_of("gr00t").lr == cfg.bc.lr
+    smoke = config.load("smoke")
+    assert {smoke.bc_of(m).steps for m in smoke.models} == {smoke.bc.steps}
+    assert "models.oft.bc_steps = 200: must be > bc.warmup_steps (= 200)" in error_of(
+        "models.oft.bc_steps=200"
+    )
