@@ -145,12 +145,22 @@ def _project_copy(tmp_path: Path, profile: str) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["profile"] = profile
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    git = ["git", "-c", "user.name=ptrim test", "-c", "user.email=test@ptrim.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    # a clone has commits; dvclive (RL and BC logging) refuses an empty repository
+    subprocess.run([*git, "commit", "-q", "-m", "copy"], cwd=tmp_path, check=True)
     return tmp_path
 
 
 @pytest.mark.sim
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("PTRIM_SMOKE_DAG") != "1",
+    reason="the whole smoke DAG takes > 15 min on 2 cores (107 stages, 80 of them untrained "
+    "pairs at ~3 s each; profiling ~2 min per family); set PTRIM_SMOKE_DAG=1 to run it. "
+    "Making it fit CI (<= 10 min) is the open part of issue 8",
+)
 def test_smoke_profile_runs_the_whole_dag(tmp_path):
     """`dvc repro` on the smoke profile from nothing: every stage of every family (demos, BC,
     profiling, both RL stages, paired evaluation, figures), then nothing left to run. Its wall
