@@ -251,3 +251,31 @@ def test_block_causal_attention_for_parallel_decoding():
     assert not allowed[0, 2, 3]  # the prefix does not see the queries
     assert allowed[0, 2].tolist() == [True, True, True, False, False]
     assert not allowed[1, :, 1].any()  # a padded key is never attended
+
+
+def test_openvla_bins_follow_each_dimensions_spread():
+    """Tokens are uniform bins over mean ± 2.5 std per dimension: a dimension a hundred times
+    narrower than [-1, 1] keeps its resolution, and decoding lands within half a bin."""
+    import numpy as np
+    import torch
+
+    from ptrim import models
+    from ptrim.models.openvla import CLIP_STD
+
+    policy = models.build("openvla", "micro", plan_horizon=1)
+    mean = np.array([0.0, 0.1, -0.2, 0.0, 0.0, 0.0, -0.3], np.float32)
+    std = np.array([0.3, 0.3, 0.2, 0.01, 0.01, 0.005, 0.95], np.float32)
+    stats = {
+        "actions": {"mean": mean, "std": std},
+        "proprio": {"mean": np.zeros(8, np.float32), "std": np.ones(8, np.float32)},
+    }
+    policy.normalizer.set_stats(stats)
+    rng = np.random.default_rng(0)
+    actions = torch.as_tensor(
+        mean + std * rng.normal(size=(64, 1, 7)).clip(-2, 2), dtype=torch.float32
+    )
+    back = policy.to_actions(policy.to_tokens(actions))
+    half_bin = torch.as_tensor(std) * CLIP_STD / policy.spec.bins
+    assert (back - actions).abs().le(half_bin * 1.001 + 1e-7).all()
+    still = policy.to_actions(policy.to_tokens(torch.zeros(1, 1, 7)))  # no rotation
+    assert still[0, 0, 3:6].abs().max() < 1e-3

@@ -1,7 +1,9 @@
 """``openvla``: autoregressive discrete actions (OpenVLA), the generality experiment's family.
 
-Each action dimension is one of ``bins`` (256) uniform bins over [-1, 1] (LIBERO's OSC actions
-already live there), emitted as a token after ``[image tokens, instruction, BOS]``, one
+Each action dimension is one of ``bins`` (256) uniform bins over its normalised range — OpenVLA
+bins each dimension between its dataset quantiles; here between mean ± ``CLIP_STD`` standard
+deviations (the normaliser's statistics) — emitted as a token after
+``[image tokens, instruction, BOS]``, one
 dimension at a time: ``H·D`` tokens per plan (``H = 1``: one action per call, as OpenVLA). The
 output layer scores only the action tokens, as OpenVLA does by overwriting its vocabulary's
 last 256 entries. Sampling is categorical per token (row-seeded); the log-likelihood of a
@@ -22,6 +24,8 @@ from ptrim.models.policy import VLAPolicy
 from ptrim.models.spec import ModelSpec
 from ptrim.models.tokenizer import BOS_ID, InstructionTokenizer
 
+CLIP_STD = 2.5  # a dimension's bins span its mean ± CLIP_STD standard deviations
+
 
 class OpenVla(VLAPolicy):
     family = "openvla"
@@ -35,14 +39,18 @@ class OpenVla(VLAPolicy):
 
     # ----------------------------------------------------------------- bins
     def to_tokens(self, actions: torch.Tensor) -> torch.Tensor:
-        """Actions ``[B, H, D]`` in [-1, 1] → bin indices ``[B, H·D]``."""
+        """Raw actions ``[B, H, D]`` → bin indices ``[B, H·D]`` (per dimension, uniform bins
+        over mean ± ``CLIP_STD`` std: LIBERO's rotation deltas, ~0.01 wide, would otherwise
+        fall into the two bins around 0, whose centres are ±0.004, never 0 — a steady drift)."""
         b = self.spec.bins
-        return ((actions.clamp(-1, 1) + 1) / 2 * b).long().clamp(0, b - 1).flatten(1)
+        z = (self.normalizer.actions(actions) / CLIP_STD).clamp(-1, 1)
+        return ((z + 1) / 2 * b).long().clamp(0, b - 1).flatten(1)
 
     def to_actions(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Bin indices ``[B, H·D]`` → bin centres ``[B, H, D]``."""
+        """Bin indices ``[B, H·D]`` → raw actions at the bin centres ``[B, H, D]``."""
         centres = (tokens.float() + 0.5) / self.spec.bins * 2 - 1
-        return centres.unflatten(1, (self.plan_horizon, self.spec.action_dim))
+        z = centres.unflatten(1, (self.plan_horizon, self.spec.action_dim)) * CLIP_STD
+        return self.normalizer.unactions(z)
 
     # ----------------------------------------------------------------- decoding
     def logits(self, enc: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
@@ -94,7 +102,7 @@ class OpenVla(VLAPolicy):
         return (per_action * executed_mask(executed, *per_action.shape).to(tokens.device)).sum(1)
 
     def bc_loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Cross-entropy of the demonstrated chunk's tokens (raw actions, not normalised)."""
+        """Cross-entropy of the demonstrated chunk's tokens (:meth:`to_tokens`)."""
         H = self.plan_horizon
         actions = as_tensor(batch["actions"], self.device).float()[:, :H]
         mask = as_tensor(batch["action_mask"], self.device).bool()[:, :H]
