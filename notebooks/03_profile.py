@@ -66,6 +66,7 @@ if not skipped:
     H, base_h = cfg.models[family].plan_horizon, cfg.models[family].exec_len
     grid = profiling.exec_len_grid(H, base_h, prof.exec_len_points)
     store = evaluate.policy_store(store_dir, policy, cfg) if store_dir else None
+    pool = evaluate.env_pool(cfg, suite, seed=cfg.seed)  # each task's envs built once
     print(f"H = {H}, base h = {base_h}, sweep over h = {grid}")
 
 # %% [markdown]
@@ -74,7 +75,14 @@ if not skipped:
 # %%
 if not skipped:
     by_h = profiling.sweep(
-        policy, cfg, suite, grid, init_states=prof.init_states, seed=cfg.seed, store=store
+        policy,
+        cfg,
+        suite,
+        grid,
+        init_states=prof.init_states,
+        seed=cfg.seed,
+        store=store,
+        pool=pool,
     )
     sweep_rows = profiling.sweep_table(by_h, seed=cfg.seed)
     reliable_h = profiling.reliable_exec_len(sweep_rows, prof.epsilon)
@@ -102,7 +110,9 @@ if not skipped:
         repeats=prof.variance_repeats,
         seed=cfg.seed,
         store=store,
+        pool=pool,
     )
+    pool.close()
     variance = profiling.step_variance(repeated)
     step_cv = metrics.bootstrap(repeated, metrics.step_cv, seed=cfg.seed)
     profiling.write_csv(profiling.variance_rows(variance), f"{stem('fig1a_step_variance')}.csv")

@@ -43,6 +43,7 @@ def evaluate(
     progress: bool = True,
     trace: bool = False,
     store: EpisodeStore | None = None,
+    pool=None,
 ) -> list[EpisodeRecord]:
     """Episodes of ``policy`` on ``suite`` (the profile's tasks and initial states unless
     given), ``repeats`` per initial state, executing ``exec_len`` actions per plan.
@@ -56,7 +57,9 @@ def evaluate(
 
     With a ``store`` (:class:`ptrim.episode_store.EpisodeStore`, whose context should name the
     policy's weights) each task's episodes are saved when the task finishes and loaded, not
-    re-run, when the same call comes again: a killed evaluation resumes task by task."""
+    re-run, when the same call comes again: a killed evaluation resumes task by task. A
+    ``pool`` (:func:`env_pool`, for this suite and seed) keeps each task's environments open
+    for the next call (building a LIBERO environment takes seconds; resets are bit-exact)."""
     from tqdm.auto import tqdm
 
     from ptrim.envs.batch import EnvBatch
@@ -65,6 +68,8 @@ def evaluate(
     tasks = list(tasks if tasks is not None else cfg.libero.task_list(suite))
     inits = list(init_states if init_states is not None else range(cfg.libero.init_states))
     n_envs = cfg.rollout.num_envs
+    if pool is not None and pool.size != n_envs:
+        raise ValueError(f"the pool holds {pool.size} environments per task, not {n_envs}")
     episodes: list[EpisodeRecord] = []
     bar = tqdm(
         total=len(tasks) * len(inits) * repeats,
@@ -90,20 +95,44 @@ def evaluate(
             done = store.load(key)
             bar.update(len(done))
         else:
-            with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
+            if pool is not None:
                 done = rollout(
                     policy,
-                    envs,
+                    pool.get(task)[0],
                     jobs,
                     sample=sample,
                     on_episode=lambda ep: _tick(bar, ep),
                     trace=trace,
                 )
+            else:
+                with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
+                    done = rollout(
+                        policy,
+                        envs,
+                        jobs,
+                        sample=sample,
+                        on_episode=lambda ep: _tick(bar, ep),
+                        trace=trace,
+                    )
             if store is not None:
                 store.save(key, done)
         episodes += done
     bar.close()
     return episodes
+
+
+def env_pool(cfg, suite: str, *, seed: int = 0):
+    """Environments of ``suite`` kept open across :func:`evaluate` calls, one batch of
+    ``rollout.num_envs`` per task, at most ``rl.max_open_envs`` environments (least recently
+    used closed first; ~0.7 GB each). Close it when done (it is a context manager too)."""
+    from ptrim.envs.batch import EnvPool
+
+    return EnvPool(
+        lambda task: make_env(cfg, suite, task, seed=seed),
+        cfg.rollout.num_envs,
+        cfg.rollout.workers,
+        cfg.rl.max_open_envs,
+    )
 
 
 def policy_store(root: str | Path, policy, cfg) -> EpisodeStore:
@@ -194,18 +223,20 @@ def paired(
     if len(set(names)) != len(names):
         raise ValueError(f"variant names repeat: {names}")
     out: dict[str, list[EpisodeRecord]] = {}
-    for v in variants:
-        policy = models.load(v.weights, device=cfg.device).eval()
-        out[v.name] = evaluate(
-            policy,
-            cfg,
-            suite,
-            exec_len=v.exec_len,
-            init_states=range(cfg.evaluate.init_states),
-            seed=cfg.seed,
-            progress=progress,
-            store=policy_store(store_root, policy, cfg) if store_root else None,
-        )
+    with env_pool(cfg, suite, seed=cfg.seed) as pool:  # each task's envs built once
+        for v in variants:
+            policy = models.load(v.weights, device=cfg.device).eval()
+            out[v.name] = evaluate(
+                policy,
+                cfg,
+                suite,
+                exec_len=v.exec_len,
+                init_states=range(cfg.evaluate.init_states),
+                seed=cfg.seed,
+                progress=progress,
+                store=policy_store(store_root, policy, cfg) if store_root else None,
+                pool=pool,
+            )
     return out
 
 

@@ -89,12 +89,14 @@ def sweep(
     trace: bool = True,
     progress: bool = True,
     store=None,
+    pool=None,
 ) -> dict[int, list[EpisodeRecord]]:
     """``{h: episodes}``: :func:`ptrim.evaluate.evaluate` once per ``h`` (ascending) with the
     same tasks, initial states (a count means the first ``n``) and ``seed``, so every ``h``
     sees the same initial states and per-episode noise seeds. ``trace`` keeps per-step
     proprio/actions for :func:`redundancy`; a ``store`` makes a killed sweep resume task by
-    task (:func:`ptrim.evaluate.policy_store`)."""
+    task (:func:`ptrim.evaluate.policy_store`); a ``pool`` (:func:`ptrim.evaluate.env_pool`)
+    builds each task's environments once for every ``h``."""
     inits = _init_list(init_states)
     return {
         int(h): evaluate(
@@ -109,6 +111,7 @@ def sweep(
             progress=progress,
             trace=trace,
             store=store,
+            pool=pool,
         )
         for h in sorted(set(exec_lens))
     }
@@ -198,6 +201,7 @@ def repeated_rollouts(
     tasks: Sequence[str] | None = None,
     progress: bool = True,
     store=None,
+    pool=None,
 ) -> list[EpisodeRecord]:
     """``repeats`` sampled rollouts (each with its own noise seed) from each initial state
     (a count means the first ``n``) of every task, at execution length ``exec_len`` (resumable
@@ -214,6 +218,7 @@ def repeated_rollouts(
         seed=seed,
         progress=progress,
         store=store,
+        pool=pool,
     )
 
 

@@ -17,9 +17,9 @@ the loop (with its seeds and checkpoints); what differs between the stages is in
    gives member ``j`` the execution length the curriculum assigns (:mod:`ptrim.curriculum`),
    stage 2 runs every member at the stage-1 horizon. The rollouts of one task share an
    :class:`~ptrim.envs.batch.EnvBatch` of ``rollout.num_envs`` environments, kept open across
-   iterations (:class:`EnvPool`, at most ``rl.max_open_envs``); with ``num_envs = G`` a
-   group's members run side by side and the policy is called once for all of them (jobs are
-   group-major and spread round-robin over the environments).
+   iterations (:class:`~ptrim.envs.batch.EnvPool`, at most ``rl.max_open_envs``); with
+   ``num_envs = G`` a group's members run side by side and the policy is called once for all
+   of them (jobs are group-major and spread round-robin over the environments).
 3. **score** — rewards on the whole batch (:mod:`ptrim.rewards`; ``r_max`` over every group
    before filtering), the success filter (groups whose mean success lies outside
    ``[filter_low, filter_high]`` are dropped), GRPO advantages per group, each copied to every
@@ -80,7 +80,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ptrim import bc, files, grpo, metrics, rewards
-from ptrim.envs.batch import EnvBatch
+from ptrim.envs.batch import EnvPool
 from ptrim.episode import EpisodeRecord
 from ptrim.rollout import Job, rollout
 from ptrim.stages import ShortcutCheck, Stage1, Stage2, make_curriculum
@@ -185,34 +185,6 @@ class Scores:
     keep: np.ndarray  # rollouts of groups that pass the success filter
     advantage: np.ndarray  # GRPO advantage (0 for dropped groups)
     info: dict[str, float] = field(default_factory=dict)
-
-
-class EnvPool:
-    """One :class:`EnvBatch` of ``size`` environments per task, kept open across iterations
-    (building a LIBERO environment takes seconds). When a new task's batch would bring the
-    total above ``max_envs``, the least recently used batches are closed first (the batch being
-    built is always allowed)."""
-
-    def __init__(self, factory: EnvFactory, size: int, workers: str, max_envs: int) -> None:
-        self.factory, self.size, self.workers, self.max_envs = factory, size, workers, max_envs
-        self._open: dict[str, EnvBatch] = {}  # least recently used first
-
-    def get(self, task: str) -> tuple[EnvBatch, float]:
-        """The batch of ``task`` and the seconds spent building it now (0 if it was open)."""
-        if task in self._open:
-            self._open[task] = self._open.pop(task)  # most recently used
-            return self._open[task], 0.0
-        while self._open and (len(self._open) + 1) * self.size > self.max_envs:
-            self._open.pop(next(iter(self._open))).close()
-        t0 = time.perf_counter()
-        factory = functools.partial(self.factory, task)
-        self._open[task] = EnvBatch([factory] * self.size, workers=self.workers)
-        return self._open[task], time.perf_counter() - t0
-
-    def close(self) -> None:
-        for batch in self._open.values():
-            batch.close()
-        self._open = {}
 
 
 class GRPOTrainer:

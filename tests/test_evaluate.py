@@ -31,17 +31,22 @@ def fake_world(monkeypatch):
         return LoadedNoise(int(Path(path).parent.name[1:]))
 
     monkeypatch.setattr(ptrim.models, "load", load)
-    monkeypatch.setattr(
-        evaluate, "make_env", lambda cfg, suite, task, seed=0: CountingEnv(SOLVE[task], 30, task)
-    )
+    built: list[str] = []
+
+    def make_env(cfg, suite, task, seed=0):
+        built.append(task)
+        return CountingEnv(SOLVE[task], 30, task)
+
+    monkeypatch.setattr(evaluate, "make_env", make_env)
     cfg = SimpleNamespace(
         seed=5,
         device="cpu",
         libero=SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
         rollout=SimpleNamespace(num_envs=1, workers="inline"),
         evaluate=SimpleNamespace(init_states=3, keyframes=2),
+        rl=SimpleNamespace(max_open_envs=4),
     )
-    return SimpleNamespace(cfg=cfg, loaded=loaded)
+    return SimpleNamespace(cfg=cfg, loaded=loaded, built=built)
 
 
 VARIANTS = [
@@ -63,6 +68,47 @@ def test_paired_runs_every_policy_from_the_same_states_and_seeds(fake_world):
         assert all(e.exec_len == v.exec_len for e in eps)
         # the fake solves at fixed steps whatever the policy: calls shrink as h grows
         assert [e.n_calls for e in eps] == [math.ceil(e.steps / v.exec_len) for e in eps]
+
+
+def test_a_pool_builds_each_tasks_environments_once_for_every_call(fake_world):
+    from ptrim import profiling
+
+    cfg, built = fake_world.cfg, fake_world.built
+    evaluate.paired(VARIANTS, cfg, "fake", progress=False)
+    assert built == ["a", "b"]  # three policies, each task's environment built once
+    built.clear()
+    fresh = profiling.sweep(
+        LoadedNoise(8), cfg, "fake", [2, 4, 8], init_states=2, seed=0, progress=False
+    )
+    assert built == ["a", "b"] * 3  # no pool: every h builds its own
+    built.clear()
+    with evaluate.env_pool(cfg, "fake", seed=0) as pool:
+        pooled = profiling.sweep(
+            LoadedNoise(8), cfg, "fake", [2, 4, 8], init_states=2, seed=0, progress=False, pool=pool
+        )
+        profiling.repeated_rollouts(
+            LoadedNoise(8),
+            cfg,
+            "fake",
+            exec_len=2,
+            init_states=1,
+            repeats=2,
+            seed=0,
+            progress=False,
+            pool=pool,
+        )
+    assert built == ["a", "b"]
+    for h in (2, 4, 8):  # reused environments give the same episodes
+        assert [(e.steps, e.success, e.n_calls) for e in pooled[h]] == [
+            (e.steps, e.success, e.n_calls) for e in fresh[h]
+        ]
+    cfg2 = SimpleNamespace(
+        **{**vars(cfg), "rollout": SimpleNamespace(num_envs=2, workers="inline")}
+    )
+    with evaluate.env_pool(cfg, "fake") as pool, pytest.raises(ValueError, match="holds 1"):
+        evaluate.evaluate(
+            LoadedNoise(8), cfg2, "fake", exec_len=2, init_states=[0], pool=pool, progress=False
+        )
 
 
 def test_paired_rejects_repeated_names(fake_world):

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from ptrim import config, grpo, rewards, stages, trainer
 from ptrim.curriculum import PatternCurriculum
+from ptrim.envs.batch import EnvPool
 from ptrim.episode import EpisodeRecord
 from tests.fakes import GaussianPolicy, ReachEnv
 
@@ -167,7 +168,7 @@ def test_env_pool_keeps_batches_open_and_closes_the_least_recently_used():
             closed.append(self.task)
 
     built = []
-    pool = trainer.EnvPool(lambda task: built.append(task) or Env({}, task=task), 2, "inline", 4)
+    pool = EnvPool(lambda task: built.append(task) or Env({}, task=task), 2, "inline", 4)
     a, build_s = pool.get("a")
     assert len(a) == 2 and build_s > 0 and built == ["a", "a"]
     pool.get("b")

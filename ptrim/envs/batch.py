@@ -12,8 +12,10 @@ oversubscription slows inference 3–14× (measured on 2 cores).
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -143,6 +145,42 @@ class EnvBatch:
         self._members = []
 
     def __enter__(self) -> EnvBatch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class EnvPool:
+    """One :class:`EnvBatch` of ``size`` environments per task, kept open across iterations
+    (building a LIBERO environment takes seconds). When a new task's batch would bring the
+    total above ``max_envs``, the least recently used batches are closed first (the batch being
+    built is always allowed)."""
+
+    def __init__(
+        self, factory: Callable[[str], Any], size: int, workers: str, max_envs: int
+    ) -> None:
+        self.factory, self.size, self.workers, self.max_envs = factory, size, workers, max_envs
+        self._open: dict[str, EnvBatch] = {}  # least recently used first
+
+    def get(self, task: str) -> tuple[EnvBatch, float]:
+        """The batch of ``task`` and the seconds spent building it now (0 if it was open)."""
+        if task in self._open:
+            self._open[task] = self._open.pop(task)  # most recently used
+            return self._open[task], 0.0
+        while self._open and (len(self._open) + 1) * self.size > self.max_envs:
+            self._open.pop(next(iter(self._open))).close()
+        t0 = time.perf_counter()
+        factory = functools.partial(self.factory, task)
+        self._open[task] = EnvBatch([factory] * self.size, workers=self.workers)
+        return self._open[task], time.perf_counter() - t0
+
+    def close(self) -> None:
+        for batch in self._open.values():
+            batch.close()
+        self._open = {}
+
+    def __enter__(self) -> EnvPool:
         return self
 
     def __exit__(self, *exc) -> None:
