@@ -1,0 +1,43 @@
+"""The active profile's stages: every one exists in dvc.yaml and comes after what it reads."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ptrim import config, pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dag():
+    dvc = str(Path(sys.executable).parent / "dvc")
+    done = subprocess.run([dvc, "dag", "--md"], cwd=ROOT, text=True, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    node = dict(re.findall(r'(node\d+)\["([^"]+)"\]', done.stdout))
+    edges = {(node[a], node[b]) for a, b in re.findall(r"(node\d+)-->(node\d+)", done.stdout)}
+    return set(node.values()), edges
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_the_profiles_stages_exist_and_follow_the_dag(profile, dag):
+    names, edges = dag
+    listed = pipeline.stages(config.load(profile))
+    assert len(listed) == len(set(listed)) and set(listed) <= names
+    position = {s: i for i, s in enumerate(listed)}
+    for a, b in edges:  # every edge between two listed stages points forward
+        if a in position and b in position:
+            assert position[a] < position[b], (a, b)
+
+
+def test_default_lists_its_pairs_only():
+    listed = pipeline.stages(config.load("default"))
+    assert "sft@pi05-libero_object" in listed and "sft@pi05-libero_10" not in listed
+    assert "sft@oft_h16-libero_object" not in listed  # not in families
+    # OpenVLA runs stage 2 only, but its stage 1 writes the skip record stage 2 starts from
+    assert {"stage1@openvla-libero_object", "stage2@openvla-libero_object"} <= set(listed)
+    assert listed[:2] == ["envcheck", "demos@libero_object"] and listed[-1] == "figures"
+    assert len(pipeline.stages(config.load("paper"))) > len(listed)
