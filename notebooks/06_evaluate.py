@@ -58,10 +58,7 @@ print(skipped or f"{family} on {suite}: {cfg.evaluate}")
 
 # %%
 if not skipped:
-    runs = {
-        "stage1": (stage1_dir, json.loads(Path(stage1_metrics).read_text())),
-        "policytrim": (stage2_dir, json.loads(Path(stage2_metrics).read_text())),
-    }
+    runs = handover.main_runs(stage1_dir, stage1_metrics, stage2_dir, stage2_metrics)
     variants = handover.evaluation_variants(cfg, family, sft_dir, runs)
     names = [v.name for v in variants]
     print("\n".join(f"{v.name}: {v.weights} at h = {v.exec_len}" for v in variants))

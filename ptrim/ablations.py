@@ -154,13 +154,12 @@ def run_pair(
         "stage1_metrics": root / "metrics" / "stage1" / f"{pair}.json",
         "profile_metrics": root / "metrics" / "profile" / f"{pair}.json",
     }
-    main_runs = {
-        "stage1": (paths["stage1_dir"], json.loads(paths["stage1_metrics"].read_text())),
-        "policytrim": (
-            root / "rl" / "stage2" / pair,
-            json.loads((root / "metrics" / "stage2" / f"{pair}.json").read_text()),
-        ),
-    }
+    main_runs = handover.main_runs(
+        paths["stage1_dir"],
+        paths["stage1_metrics"],
+        root / "rl" / "stage2" / pair,
+        root / "metrics" / "stage2" / f"{pair}.json",
+    )
     variants = handover.evaluation_variants(cfg, model, paths["sft_dir"], main_runs)
     trained = {}
     for name in cfg.ablation.variants:

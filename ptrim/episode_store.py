@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,16 +91,6 @@ class EpisodeStore:
         np.savez(tmp, meta=np.array(json.dumps(meta, default=str)), **arrays)
         os.replace(tmp, path)  # atomic: a killed write leaves no half batch
         return path
-
-    def get_or_run(
-        self, key: Mapping[str, Any], run: Callable[[], list[EpisodeRecord]]
-    ) -> list[EpisodeRecord]:
-        """The stored batch of ``key`` if there is one, else ``run()`` saved under ``key``."""
-        if key in self:
-            return self.load(key)
-        episodes = run()
-        self.save(key, episodes)
-        return episodes
 
 
 def _episode(row: Mapping[str, Any], arrays, i: int) -> EpisodeRecord:

@@ -8,6 +8,7 @@ interval over initial states), plus the facts needed to read the numbers (step l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -95,25 +96,22 @@ def evaluate(
             done = store.load(key)
             bar.update(len(done))
         else:
-            if pool is not None:
+            # a pool keeps the task's environments open for the next call; otherwise build
+            # them for this task and close them after
+            envs = (
+                contextlib.nullcontext(pool.get(task)[0])
+                if pool is not None
+                else EnvBatch([factory] * n_envs, workers=cfg.rollout.workers)
+            )
+            with envs as batch:
                 done = rollout(
                     policy,
-                    pool.get(task)[0],
+                    batch,
                     jobs,
                     sample=sample,
                     on_episode=lambda ep: _tick(bar, ep),
                     trace=trace,
                 )
-            else:
-                with EnvBatch([factory] * n_envs, workers=cfg.rollout.workers) as envs:
-                    done = rollout(
-                        policy,
-                        envs,
-                        jobs,
-                        sample=sample,
-                        on_episode=lambda ep: _tick(bar, ep),
-                        trace=trace,
-                    )
             if store is not None:
                 store.save(key, done)
         episodes += done

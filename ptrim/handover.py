@@ -105,6 +105,20 @@ def stage2_summary(result: dict[str, Any], horizon: int, start: str | Path) -> d
     }
 
 
+def main_runs(
+    stage1_dir: str | Path,
+    stage1_metrics: str | Path,
+    stage2_dir: str | Path,
+    stage2_metrics: str | Path,
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The main runs :func:`evaluation_variants` compares with the base: ``stage1`` (stage 1
+    only) and ``policytrim`` (stage 1 + 2), each its run directory and committed metrics."""
+    return {
+        "stage1": (Path(stage1_dir), json.loads(Path(stage1_metrics).read_text())),
+        "policytrim": (Path(stage2_dir), json.loads(Path(stage2_metrics).read_text())),
+    }
+
+
 def evaluation_variants(
     cfg,
     model: str,

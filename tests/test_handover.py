@@ -1,6 +1,7 @@
 """The hand-over between profiling, stage 1 and stage 2."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,13 @@ def test_summaries_carry_the_horizon_and_the_last_iteration():
     assert s1["horizon"] == 10 and s1["wall_s"] == 7.5 and s1["last"]["iteration"] == 2
     s2 = handover.stage2_summary(result | {"horizon": 10}, 10, "s1/final")
     assert s2["horizon"] == 10 and s2["start"] == "s1/final" and s2["iterations"] == 2
+
+
+def test_main_runs_pair_each_run_directory_with_its_metrics(tmp_path):
+    (tmp_path / "s1.json").write_text(json.dumps({"horizon": 15}))
+    (tmp_path / "s2.json").write_text(json.dumps({"skipped": "ablation", "horizon": 5}))
+    runs = handover.main_runs(tmp_path / "rl1", tmp_path / "s1.json", "rl2", tmp_path / "s2.json")
+    assert runs == {
+        "stage1": (tmp_path / "rl1", {"horizon": 15}),
+        "policytrim": (Path("rl2"), {"skipped": "ablation", "horizon": 5}),
+    }

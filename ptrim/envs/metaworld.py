@@ -192,14 +192,14 @@ class MetaWorldEnv:
         return bool(info["success"])
 
     def observe(self) -> Observation:
+        import mujoco
+
         images = {}
         for cam, view in self._views.items():
             if view is not self._env:
                 view.set_state(self._env.data.qpos, self._env.data.qvel)
                 view.data.mocap_pos[:] = self._env.data.mocap_pos
                 view.data.mocap_quat[:] = self._env.data.mocap_quat
-                import mujoco
-
                 mujoco.mj_forward(view.model, view.data)
             img = view.render()
             if CAMERAS[cam] in ROTATED:
