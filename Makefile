@@ -40,7 +40,17 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/libero.txt
 	$(BIN)/python -m ptrim.envs.libero_setup
 	touch $@
 
-setup: $(STAMP)  ## create .venv, install pinned dependencies, prepare LIBERO (idempotent)
+# ManiSkill3's renderer (SAPIEN, Vulkan) needs Mesa >= 24.3 lavapipe: bookworm-backports' Mesa 25
+# (it renders LIBERO's frames bit-identically to Mesa 22: checked on saved demo states). As root
+# this installs it; otherwise it prints the commands and carries on (ManiSkill tests then skip).
+SAPIEN_OK := $(VENV)/.sapien-renders
+$(SAPIEN_OK): $(STAMP)
+	@if $(BIN)/python -m ptrim.envs.maniskill_setup > /dev/null 2>&1; then touch $@; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  $(BIN)/python -m ptrim.envs.maniskill_setup --install && touch $@; \
+	else $(BIN)/python -m ptrim.envs.maniskill_setup || true; fi
+
+setup: $(STAMP) $(SAPIEN_OK)  ## create .venv, install pinned dependencies, prepare LIBERO and ManiSkill's renderer (idempotent)
 
 # The Lab test drives a real headless Chromium through Playwright: Debian's package (Playwright's
 # own browser download needs a CDN this machine cannot reach).

@@ -68,7 +68,7 @@ if not skipped:
 
 # %%
 if not skipped:
-    store = evaluate.policy_store(store_dir, policy, cfg) if store_dir else None
+    store = evaluate.policy_store(store_dir, policy, cfg, suite) if store_dir else None
     episodes = sft.quick_eval(cfg, policy, family, suite, store=store)
     evaluate.save_episodes(episodes, Path(out_dir) / "eval_episodes.jsonl")
     result = evaluate.report(

@@ -65,7 +65,7 @@ if not skipped:
     policy = models.load(Path(sft_dir) / "final", device=cfg.device).eval()
     H, base_h = cfg.models[family].plan_horizon, cfg.models[family].exec_len
     grid = profiling.exec_len_grid(H, base_h, prof.exec_len_points)
-    store = evaluate.policy_store(store_dir, policy, cfg) if store_dir else None
+    store = evaluate.policy_store(store_dir, policy, cfg, suite) if store_dir else None
     pool = evaluate.env_pool(cfg, suite, seed=cfg.seed)  # each task's envs built once
     print(f"H = {H}, base h = {base_h}, sweep over h = {grid}")
 
@@ -159,7 +159,7 @@ if not skipped:
             "plan_horizon": H,
             "base_exec_len": base_h,
             "grid": grid,
-            "tasks": len(cfg.libero.task_list(suite)),
+            "tasks": len(cfg.bench(suite).task_list(suite)),
             **dataclasses.asdict(prof),
         },
         "sweep": sweep_rows,

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from ptrim import catalog, config, figures, tables
+from ptrim import catalog, config, figures, paper, tables
 
 os.chdir(config.project_root())  # in Lab the kernel starts in notebooks/
 cfg = config.load(profile, overrides)
@@ -54,6 +54,16 @@ _ = tables.write_table(rows, out / "table1_libero", "LIBERO: base vs PolicyTrim 
 display(Markdown((out / "table1_libero.md").read_text()))
 fig = figures.table1_bars(rows, "steps and speed-up: ours beside the paper's")
 _ = figures.save_figure(fig, out / "table1_libero")
+
+# %% [markdown]
+# ## Table 2 (ManiSkill3, Meta-World)
+
+# %%
+suites = (*cfg.metaworld.suites, *cfg.maniskill.suites)
+rows = tables.table2_rows(results, tables.table2_models(cfg.families), suites)
+caption = f"ManiSkill3 and Meta-World: base vs PolicyTrim (ours and paper). {paper.TABLE2_NOTE}"
+_ = tables.write_table(rows, out / "table2_maniskill_metaworld", caption)
+display(Markdown((out / "table2_maniskill_metaworld.md").read_text()))
 
 # %% [markdown]
 # ## Architectural generality

@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
-from ptrim.envs import libero_setup
+from ptrim.envs import libero_setup, registry
 
 PROFILES = ("smoke", "default", "paper")
 FAMILIES = ("pi05", "oft", "gr00t", "openvla")
@@ -73,6 +73,8 @@ class LiberoConfig:
     # collision meshes untouched, dynamics bit-identical), ~2-3x cheaper software rendering;
     # "full": LIBERO's original meshes
     visual_meshes: Literal["full", "lowpoly"]
+    # which of the profile's `families` train on these suites (null: all of them)
+    families: tuple[str, ...] | None = None
 
     @field_validator("suites")
     @classmethod
@@ -116,6 +118,85 @@ class LiberoConfig:
         if self.tasks == "all":
             return names
         return tuple(libero_setup.resolve_task(suite, t) for t in self.tasks)
+
+    def step_limit(self, suite: str) -> int:
+        return self.max_steps[libero_setup.canonical_suite(suite)]
+
+
+@dataclass(config=_STRICT)
+class _OtherBenchmarkConfig:
+    """A benchmark beside LIBERO (Meta-World, ManiSkill3): which suites this profile runs
+    (none: the benchmark is off), which models train on them, what the policy sees."""
+
+    suites: tuple[str, ...] = ()  # empty: this profile does not run the benchmark
+    # which of the profile's `families` train here (null: all of them)
+    families: tuple[str, ...] | None = None
+    tasks: Literal["all"] | tuple[int | str, ...] = "all"  # "all", or indices / task names
+    init_states: Annotated[int, Field(ge=1, le=50)] = 50  # of each task's fixed evaluation set
+    image_size: Annotated[int, Field(ge=16, le=512)] = 128
+    cameras: Annotated[tuple[Literal["agentview", "wrist"], ...], Field(min_length=1)] = (
+        "agentview",
+    )
+    # step limit of every task; null: the adapter's own per task
+    max_steps: Annotated[int, Field(ge=1)] | None = 100
+    # the demos' redundancy level here (null: demos.redundancy)
+    redundancy: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+    BENCHMARK = ""
+
+    @field_validator("suites")
+    @classmethod
+    def _known_suites(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = registry.BENCHMARKS[cls.BENCHMARK]
+        bad = [s for s in v if s not in allowed]
+        if bad:
+            raise ValueError(f"unknown {cls.BENCHMARK} suites {bad}; valid: {list(allowed)}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"suites listed twice: {list(v)}")
+        return v
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"cameras listed twice: {list(v)}")
+        return v
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, v: Any, info: ValidationInfo) -> Any:
+        if v != "all":
+            for suite in info.data.get("suites", ()):
+                for t in v:
+                    registry.resolve_task(suite, t)
+        return v
+
+    def task_list(self, suite: str) -> tuple[str, ...]:
+        """Task names of ``suite`` selected by ``tasks``."""
+        if self.tasks == "all":
+            return registry.task_names(suite)
+        return tuple(registry.resolve_task(suite, t) for t in self.tasks)
+
+    def step_limit(self, suite: str) -> int | None:
+        """The step limit of ``suite``'s tasks (None: each task's own, set by the adapter)."""
+        return self.max_steps
+
+
+@dataclass(config=_STRICT)
+class MetaWorldConfig(_OtherBenchmarkConfig):
+    """Meta-World v3 (:mod:`ptrim.envs.metaworld`): MT10 or MT50, 50 fixed configurations per
+    task, the paper's 100-step limit."""
+
+    BENCHMARK = "metaworld"
+
+
+@dataclass(config=_STRICT)
+class ManiSkillConfig(_OtherBenchmarkConfig):
+    """ManiSkill3 on CPU (:mod:`ptrim.envs.maniskill`): the tasks that need no downloads."""
+
+    # null: per task (ptrim/envs/maniskill.py MAX_STEPS: push/pull 80, pick 100, stack 120)
+    max_steps: Annotated[int, Field(ge=1)] | None = None
+    BENCHMARK = "maniskill"
 
 
 @dataclass(config=_STRICT)
@@ -172,7 +253,7 @@ class DemosConfig:
     @field_validator("expert_suites")
     @classmethod
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(libero_setup.canonical_suite(s) for s in v)
+        return tuple(registry.canonical_suite(s) for s in v)
 
 
 @dataclass(config=_STRICT)
@@ -259,11 +340,20 @@ class AblationConfig:
         return v
 
 
+BENCHMARK_SECTIONS = ("libero", "metaworld", "maniskill")  # one per benchmark, in this order
 Family = Literal["pi05", "oft", "gr00t", "openvla"]
 RL_LR = {"pi05": 5e-6, "oft": 2e-5, "gr00t": 5e-6, "openvla": 2e-5}  # flow 5e-6, OFT 2e-5
 RL_CLIP_HIGH = {"pi05": 0.2, "oft": 0.28, "gr00t": 0.2, "openvla": 0.2}
 RL_H_BASE = {"pi05": 20, "oft": 8, "gr00t": 10, "openvla": 1}  # h / h_base normaliser
-RL_T_MAX = {"libero_spatial": 150, "libero_object": 150, "libero_goal": 200, "libero_10": 300}
+RL_T_MAX = {
+    "libero_spatial": 150,
+    "libero_object": 150,
+    "libero_goal": 200,
+    "libero_10": 300,
+    "metaworld_mt10": 100,  # the step limit: Meta-World experts finish in 53-89 steps
+    "metaworld_mt50": 100,
+    "maniskill": 80,
+}
 
 
 def _over_defaults(defaults: dict[str, Any], value: Any, canonical=None) -> Any:
@@ -337,7 +427,7 @@ class Stage2Config:
     @field_validator("T_max", mode="before")
     @classmethod
     def _t_max_defaults(cls, v: Any) -> Any:
-        return _over_defaults(RL_T_MAX, v, libero_setup.canonical_suite)
+        return _over_defaults(RL_T_MAX, v, registry.canonical_suite)
 
 
 @dataclass(config=_STRICT)
@@ -430,6 +520,8 @@ class Config:
     rl: RLConfig = RLConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     ablation: AblationConfig = AblationConfig()
+    metaworld: MetaWorldConfig = MetaWorldConfig()
+    maniskill: ManiSkillConfig = ManiSkillConfig()
 
     @model_validator(mode="after")
     def _families_have_models(self) -> Config:
@@ -478,14 +570,36 @@ class Config:
         steps = self.models[model].bc_steps
         return self.bc if steps is None else dataclasses.replace(self.bc, steps=steps)
 
+    @model_validator(mode="after")
+    def _benchmark_families_trained(self) -> Config:
+        for name in BENCHMARK_SECTIONS:
+            fams = getattr(self, name).families
+            unknown = [f for f in fams or () if f not in self.models]
+            if unknown:
+                raise ValueError(
+                    f"{name}.families {unknown} are not entries of models ({list(self.models)})"
+                )
+        return self
+
+    def suites(self) -> tuple[str, ...]:
+        """Every suite this profile runs, LIBERO's first, then Meta-World's and ManiSkill's."""
+        return tuple(s for name in BENCHMARK_SECTIONS for s in getattr(self, name).suites)
+
+    def bench(self, suite: str):
+        """The section of ``params.yaml`` describing ``suite``'s benchmark (``libero``,
+        ``metaworld`` or ``maniskill``): its tasks, cameras, image size, step limit."""
+        return getattr(self, registry.benchmark_of(suite))
+
     def untrained_reason(self, model: str, suite: str) -> str | None:
         """Why this profile does not train ``model`` on ``suite`` (None if it does)."""
         if model not in self.families:
             return f"family {model} is not in this profile's families {list(self.families)}"
-        if suite not in self.libero.suites:
-            return (
-                f"suite {suite} is not in this profile's libero.suites {list(self.libero.suites)}"
-            )
+        name = registry.benchmark_of(suite)
+        section = getattr(self, name)
+        if registry.canonical_suite(suite) not in section.suites:
+            return f"suite {suite} is not in this profile's {name}.suites {list(section.suites)}"
+        if section.families is not None and model not in section.families:
+            return f"{name}.families {list(section.families)} does not list {model}"
         return None
 
     def stages_of(self, model: str) -> tuple[str, ...]:

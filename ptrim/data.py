@@ -45,6 +45,8 @@ DEFAULT_CONVENTION = "opengl"  # LIBERO's; assumed when a file does not say
 DEMO_DATASETS = ("actions", "states", "robot_states", "rewards", "dones")
 CAMERA_KEYS = {"agentview": "obs/agentview_rgb", "wrist": "obs/eye_in_hand_rgb"}
 PROPRIO_KEYS = {"obs/ee_pos": 3, "obs/ee_ori": 3, "obs/gripper_states": 2}  # name -> width
+# other benchmarks' demos store what their adapter's ``proprio()`` returns, as it is
+PROPRIO_KEY = "obs/proprio"
 _DEMO_KEY = re.compile(r"demo_(\d+)")
 
 PathLike = str | os.PathLike
@@ -484,6 +486,10 @@ class DemoFile:
             )
         return dataset
 
+    def has(self, index: int, name: str) -> bool:
+        """Whether demo ``index`` holds a dataset ``name``."""
+        return isinstance(self._data[self._key(index)].get(name), h5py.Dataset)
+
     def check(self, index: int, names: Iterable[str]) -> None:
         """Raise DataError unless demo ``index`` has every dataset in ``names`` at full length."""
         for name in names:
@@ -590,7 +596,8 @@ class ChunkDataset(torch.utils.data.Dataset):
     """Behaviour-cloning samples: one per timestep ``t`` of every demo in ``paths``::
 
         {"images": {camera: uint8 [S, S, 3]},  # upright, channels-last, like env observations
-         "proprio": float32 [8],               # ee_pos(3), ee_ori(3) axis-angle, gripper(2)
+         "proprio": float32 [D],               # LIBERO: ee_pos(3), ee_ori(3) axis-angle,
+                                               # gripper(2); others: obs/proprio as recorded
          "instruction": str,
          "actions": float32 [horizon, A],      # a_t .. a_{t+horizon-1}, the last action
                                                # repeated past the demo's end
@@ -652,24 +659,43 @@ class ChunkDataset(torch.utils.data.Dataset):
         image_keys = [CAMERA_KEYS[c] for c in self.cameras]
         for index, key in enumerate(demo_file.demo_keys):
             demo_file.check(index, image_keys)
-            parts = []
-            for name, width in PROPRIO_KEYS.items():
-                part = demo_file.read(index, name)
-                if part.ndim != 2 or part.shape[1] != width:
-                    raise DataError(
-                        f"{demo_file.path}: {key}: dataset '{name}' has shape {part.shape}, "
-                        f"expected [T, {width}]"
-                    )
-                parts.append(part)
+            proprio = self._read_proprio(demo_file, index)
             actions = demo_file.read(index, "actions").astype(np.float32)
             kept = kept_steps(len(actions), demo_file.events(index), self.skip_events)
             if not len(kept):
                 raise DataError(f"{demo_file.path}: {key}: skip_events removes every step")
             self.skipped_steps += len(actions) - len(kept)
             self._steps.append(kept)
-            self._proprio.append(np.concatenate(parts, axis=1).astype(np.float32)[kept])
+            self._proprio.append(proprio[kept])
             self._actions.append(actions[kept])
             self._demos.append((file_index, index))
+
+    @staticmethod
+    def _read_proprio(demo_file: DemoFile, index: int) -> np.ndarray:
+        """``obs/proprio`` if the demo has it (Meta-World, ManiSkill), else LIBERO's parts."""
+        if demo_file.has(index, PROPRIO_KEY):
+            widths = {PROPRIO_KEY: None}
+        else:
+            widths = PROPRIO_KEYS
+        parts = []
+        for name, width in widths.items():
+            part = demo_file.read(index, name)
+            if part.ndim != 2 or (width is not None and part.shape[1] != width):
+                want = f"[T, {width}]" if width is not None else "[T, D]"
+                raise DataError(
+                    f"{demo_file.path}: {demo_file.demo_keys[index]}: dataset '{name}' has "
+                    f"shape {part.shape}, expected {want}"
+                )
+            parts.append(part)
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    @property
+    def action_dim(self) -> int:
+        return int(self._actions[0].shape[1])
+
+    @property
+    def proprio_dim(self) -> int:
+        return int(self._proprio[0].shape[1])
 
     def __len__(self) -> int:
         return int(self._ends[-1])

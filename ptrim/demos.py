@@ -1,5 +1,10 @@
 """Record expert demonstrations: run, keep the successes, render them, write HDF5.
 
+Every benchmark has its expert (:mod:`ptrim.experts.libero`: scripted skills; Meta-World's and
+ManiSkill3's shipped planners, wrapped), all with the same redundancy knob; their demos share
+one layout (LIBERO's). LIBERO demos keep LIBERO's proprio datasets; the others store what their
+adapter's ``proprio()`` returns as ``obs/proprio``.
+
 An expert runs without rendering (physics only), recording the simulator state before every
 action. Only successful episodes are rendered afterwards, by restoring each saved state — the
 same pixels at about half the cost of rendering failed attempts too. Demonstrations go to one
@@ -50,7 +55,65 @@ class ExpertEpisode:
 
 
 def run_expert(env, init_state: int, *, seed: int, redundancy: float = 0.0) -> ExpertEpisode:
-    """Run the LIBERO expert from one initial state until success or the step limit."""
+    """Run the benchmark's expert from one initial state until success or the step limit."""
+    runners = {
+        "libero": _run_libero_expert,
+        "metaworld": _run_metaworld_expert,
+        "maniskill": _run_maniskill_expert,
+    }
+    return runners[env.benchmark](env, init_state, seed=seed, redundancy=redundancy)
+
+
+def _run_metaworld_expert(env, init_state: int, *, seed: int, redundancy: float) -> ExpertEpisode:
+    """Meta-World's scripted policy, reading the privileged state, redundancy injected."""
+    from ptrim.experts.metaworld import MetaWorldExpert
+
+    env.reset(init_state)
+    budget = int(0.7 * env.max_steps)
+    expert = MetaWorldExpert(env.task, redundancy, np.random.default_rng(seed), budget)
+    ep = ExpertEpisode(init_state, seed, redundancy)
+    while ep.steps < env.max_steps:
+        action = expert.act(env.state_obs(), ep.steps)
+        _record_step(ep, env, action)
+        if env.step(action):
+            ep.success = True
+        ep.steps += 1
+        if ep.success:
+            break
+    expert._finish(ep.steps)
+    ep.events, ep.speed_scale = expert.events, expert.redundancy.speed_scale
+    return ep
+
+
+def _run_maniskill_expert(env, init_state: int, *, seed: int, redundancy: float) -> ExpertEpisode:
+    """ManiSkill3's shipped motion planner, tracked in end-effector space, redundancy injected."""
+    from ptrim.experts.maniskill import BUDGET_FRACTION, ManiSkillExpert
+
+    env.reset(init_state)
+    budget = int(BUDGET_FRACTION * env.max_steps)
+    expert = ManiSkillExpert(env, env.task, redundancy, np.random.default_rng(seed), budget)
+    ep = ExpertEpisode(init_state, seed, redundancy)
+    while ep.steps < env.max_steps:
+        action = expert.act(ep.steps)
+        _record_step(ep, env, action)
+        if env.step(action):
+            ep.success = True
+        ep.steps += 1
+        if ep.success:
+            break
+    ep.events, ep.speed_scale = expert.events, expert.speed_scale
+    return ep
+
+
+def _record_step(ep: ExpertEpisode, env, action: np.ndarray) -> None:
+    """What a demo keeps of the step about to be taken: state, proprio, action."""
+    ep.states.append(env.get_state())
+    ep.robot.append({"proprio": np.asarray(env.proprio(), np.float32)})
+    ep.actions.append(np.asarray(action, dtype=np.float32))
+
+
+def _run_libero_expert(env, init_state: int, *, seed: int, redundancy: float) -> ExpertEpisode:
+    """The LIBERO expert (scripted skills over the scene's objects)."""
     from ptrim.experts.libero import expert, unsupported
     from ptrim.experts.redundancy import Redundancy
     from ptrim.experts.scene import Scene
@@ -115,25 +178,35 @@ def render_states(env, states: list[np.ndarray]) -> dict[str, np.ndarray]:
 CAMERA_KEYS = {"agentview": "agentview_rgb", "wrist": "eye_in_hand_rgb"}
 
 
-def to_demo(ep: ExpertEpisode, images: dict[str, np.ndarray], init_vector: np.ndarray) -> Demo:
-    """An :class:`ExpertEpisode` in the LIBERO/robomimic demonstration layout."""
+def to_demo(
+    ep: ExpertEpisode,
+    images: dict[str, np.ndarray],
+    init_vector: np.ndarray,
+    benchmark: str = "libero",
+) -> Demo:
+    """An :class:`ExpertEpisode` in the LIBERO/robomimic demonstration layout (other
+    benchmarks: their proprio as ``obs/proprio`` and ``robot_states``)."""
     T = ep.steps
     r = {k: np.stack([x[k] for x in ep.robot]) for k in ep.robot[0]}
     rewards = np.zeros(T, np.uint8)
     dones = np.zeros(T, np.uint8)
     rewards[-1] = dones[-1] = 1 if ep.success else 0
     obs = {CAMERA_KEYS[c]: img for c, img in images.items()}
-    obs |= {
-        "ee_pos": r["ee_pos"],
-        "ee_ori": r["ee_ori"],
-        "ee_states": np.concatenate([r["ee_pos"], r["ee_ori"]], axis=1),
-        "gripper_states": r["gripper_states"],
-        "joint_states": r["joint_states"],
-    }
+    if benchmark == "libero":
+        obs |= {
+            "ee_pos": r["ee_pos"],
+            "ee_ori": r["ee_ori"],
+            "ee_states": np.concatenate([r["ee_pos"], r["ee_ori"]], axis=1),
+            "gripper_states": r["gripper_states"],
+            "joint_states": r["joint_states"],
+        }
+        robot = np.concatenate([r["gripper_states"], r["ee_pos"], r["ee_quat"]], axis=1)
+    else:
+        obs["proprio"] = robot = r["proprio"]
     return Demo(
         actions=np.stack(ep.actions),
         states=np.stack(ep.states),
-        robot_states=np.concatenate([r["gripper_states"], r["ee_pos"], r["ee_quat"]], axis=1),
+        robot_states=robot,
         rewards=rewards,
         dones=dones,
         obs=obs,
@@ -144,7 +217,7 @@ def to_demo(ep: ExpertEpisode, images: dict[str, np.ndarray], init_vector: np.nd
             "seed": ep.seed,
             "redundancy": ep.redundancy,
             "speed_scale": round(ep.speed_scale, 4),
-            "expert": "ptrim.experts.libero",
+            "expert": f"ptrim.experts.{benchmark}",
         },
     )
 
@@ -181,9 +254,7 @@ class TaskJob:
 def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
     """Record one demonstration per initial state of ``job`` (resuming a partial file) and
     return ``{kept, tried, failed_inits, steps: [...]}``."""
-    from ptrim.envs.libero import LiberoEnv
-
-    env = LiberoEnv(
+    env = _recording_env(
         job.suite,
         job.task,
         image_size=job.image_size,
@@ -195,7 +266,7 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
     )
     problem_info = {
         "problem_name": job.suite,
-        "domain_name": "libero",
+        "domain_name": env.benchmark,
         "language_instruction": env.instruction,
     }
     env_args = {
@@ -244,7 +315,7 @@ def record_task(job: TaskJob, progress=None) -> dict[str, Any]:
                 stats["tried"] += 1
                 if ep.success:
                     images = render_states(env, ep.states)
-                    writer.add(to_demo(ep, images, env.init_state(init)))
+                    writer.add(to_demo(ep, images, _initial_state(env, init, ep), env.benchmark))
                     stats["kept"] += 1
                     stats["steps"].append(ep.steps)
                     break
@@ -273,6 +344,42 @@ def _signature(job: TaskJob) -> dict[str, str]:
     return {"ptrim_recording": json.dumps({k: getattr(job, k) for k in keys}, sort_keys=True)}
 
 
+def _recording_env(
+    suite: str,
+    task: str,
+    *,
+    image_size: int,
+    cameras: tuple[str, ...],
+    max_steps: int,
+    settle_steps: int,
+    seed: int,
+    visual_meshes: str,
+):
+    """The adapter of ``suite``'s benchmark (``settle_steps``/``visual_meshes``: LIBERO only)."""
+    from ptrim.envs import registry
+
+    bench = registry.benchmark_of(suite)
+    kwargs = {"image_size": image_size, "cameras": cameras, "max_steps": max_steps, "seed": seed}
+    if bench == "libero":
+        from ptrim.envs.libero import LiberoEnv
+
+        return LiberoEnv(
+            suite, task, settle_steps=settle_steps, visual_meshes=visual_meshes, **kwargs
+        )
+    if bench == "metaworld":
+        from ptrim.envs.metaworld import MetaWorldEnv
+
+        return MetaWorldEnv(suite, task, **kwargs)
+    from ptrim.envs.maniskill import ManiSkillEnv
+
+    return ManiSkillEnv(suite, task, **kwargs)
+
+
+def _initial_state(env, init: int, ep: ExpertEpisode) -> np.ndarray:
+    """The state a demo starts from: LIBERO's shipped vector, else the first recorded state."""
+    return env.init_state(init) if env.benchmark == "libero" else ep.states[0]
+
+
 def _worker_init() -> None:
     os.nice(5)  # demo generation yields to interactive work on the same machine
 
@@ -292,9 +399,7 @@ def expert_success(
 ) -> dict[str, Any]:
     """The expert from each of ``init_states`` (physics only): with ``attempts = 1`` its plain
     success rate; with more, the yield of demonstration recording (:func:`expert_attempt`)."""
-    from ptrim.envs.libero import LiberoEnv
-
-    env = LiberoEnv(
+    env = _recording_env(
         suite,
         task,
         image_size=32,
@@ -398,7 +503,7 @@ def run_parallel(calls: list[tuple], workers: int, desc: str, on_result=None) ->
 
 def record_suite(cfg, suite: str, out_dir: Path) -> dict[str, dict]:
     """Demonstrations for every selected task of ``suite`` into ``out_dir/<task>.hdf5``."""
-    lib, d = cfg.libero, cfg.demos
+    lib, d = cfg.bench(suite), cfg.demos
     calls = []
     for task in lib.task_list(suite):
         job = TaskJob(
@@ -406,17 +511,32 @@ def record_suite(cfg, suite: str, out_dir: Path) -> dict[str, dict]:
             task=task,
             path=Path(out_dir) / f"{task}_demo.hdf5",
             init_states=list(range(d.per_task)),
-            redundancy=d.redundancy,
+            redundancy=demo_redundancy(cfg, suite),
             seed=cfg.seed,
             image_size=lib.image_size,
             cameras=tuple(lib.cameras),
-            max_steps=lib.max_steps[suite],
-            settle_steps=lib.settle_steps,
+            max_steps=lib.step_limit(suite),
             attempts=d.attempts,
-            visual_meshes=lib.visual_meshes,
+            **_libero_settings(cfg, suite),
         )
         calls.append((record_task, task, {"job": job}))
     return run_parallel(calls, d.workers, f"demos {suite}")
+
+
+def demo_redundancy(cfg, suite: str) -> float:
+    """The redundancy level of ``suite``'s demos: its benchmark's ``redundancy`` if set (a
+    tight step limit leaves less room), else ``demos.redundancy``."""
+    own = getattr(cfg.bench(suite), "redundancy", None)
+    return cfg.demos.redundancy if own is None else own
+
+
+def _libero_settings(cfg, suite: str) -> dict[str, Any]:
+    """LIBERO's settling steps and meshes; neutral values for the other benchmarks."""
+    from ptrim.envs import registry
+
+    if registry.benchmark_of(suite) == "libero":
+        return {"settle_steps": cfg.libero.settle_steps, "visual_meshes": cfg.libero.visual_meshes}
+    return {"settle_steps": 0, "visual_meshes": "full"}
 
 
 def evaluate_suite(
@@ -432,7 +552,7 @@ def evaluate_suite(
     Finished tasks are kept in ``cache`` (a JSON file) so an interrupted run resumes."""
     import json
 
-    lib, d = cfg.libero, cfg.demos
+    lib, d = cfg.bench(suite), cfg.demos
     inits = list(range(n_inits or d.expert_init_states))
     kwargs = {
         task: {
@@ -442,9 +562,8 @@ def evaluate_suite(
             "redundancy": redundancy,
             "attempts": attempts,
             "seed": cfg.seed,
-            "max_steps": lib.max_steps[suite],
-            "settle_steps": lib.settle_steps,
-            "visual_meshes": lib.visual_meshes,
+            "max_steps": lib.step_limit(suite),
+            **_libero_settings(cfg, suite),
         }
         for task in lib.task_list(suite)
     }
@@ -511,7 +630,7 @@ def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
     """The ``demos@suite`` stage: record demonstrations if the profile trains on ``suite``,
     measure the expert if the profile lists it; returns ``{"table": ..., "recorded": ...}``."""
     recorded = {}
-    if suite in cfg.libero.suites:
+    if suite in cfg.suites():
         recorded = record_suite(cfg, suite, demo_dir)
     table = {}
     if suite in cfg.demos.expert_suites:
@@ -525,7 +644,7 @@ def suite_report(cfg, suite: str, demo_dir: Path) -> dict[str, Any]:
             redundant = evaluate_suite(
                 cfg,
                 suite,
-                cfg.demos.redundancy,
+                demo_redundancy(cfg, suite),
                 cfg.demos.attempts,
                 cache=demo_dir / "expert_demos.json",
                 n_inits=cfg.demos.yield_init_states,

@@ -24,10 +24,11 @@ from ptrim.models.base import ChunkPolicy
 
 
 def make_env(cfg, suite: str, task: str, *, seed: int = 0):
-    """A LIBERO environment as the profile describes it (cameras, image size, step limit)."""
-    from ptrim.envs.libero import make_libero_env
+    """An environment of ``suite`` (any benchmark) as the profile describes it: cameras,
+    image size and step limit (:func:`ptrim.envs.registry.make_env`)."""
+    from ptrim.envs import registry
 
-    return make_libero_env(cfg.libero, suite, task, seed=seed)
+    return registry.make_env(cfg, suite, task, seed=seed)
 
 
 def evaluate(
@@ -66,8 +67,9 @@ def evaluate(
     from ptrim.envs.batch import EnvBatch
     from ptrim.rollout import make_jobs, rollout
 
-    tasks = list(tasks if tasks is not None else cfg.libero.task_list(suite))
-    inits = list(init_states if init_states is not None else range(cfg.libero.init_states))
+    bench = cfg.bench(suite)
+    tasks = list(tasks if tasks is not None else bench.task_list(suite))
+    inits = list(init_states if init_states is not None else range(bench.init_states))
     n_envs = cfg.rollout.num_envs
     if pool is not None and pool.size != n_envs:
         raise ValueError(f"the pool holds {pool.size} environments per task, not {n_envs}")
@@ -133,17 +135,22 @@ def env_pool(cfg, suite: str, *, seed: int = 0):
     )
 
 
-def policy_store(root: str | Path, policy, cfg) -> EpisodeStore:
-    """A store for ``policy``'s episodes under the profile's simulator settings: its key holds
-    the weights' fingerprint, the ``libero`` section and the device, so changing any of them
-    starts afresh. Keep ``root`` outside DVC outputs (DVC deletes those before a run)."""
+def policy_store(root: str | Path, policy, cfg, suite: str) -> EpisodeStore:
+    """A store for ``policy``'s episodes on ``suite`` under the profile's simulator settings:
+    its key holds the weights' fingerprint, the benchmark's section of ``params.yaml`` (which
+    models train there aside) and the device, so changing any of them starts afresh. Keep
+    ``root`` outside DVC outputs (DVC deletes those before a run)."""
     import dataclasses
 
+    from ptrim.envs import registry
+
+    section = dataclasses.asdict(cfg.bench(suite))
+    section.pop("families")  # who trains on a suite does not change its episodes
     return EpisodeStore(
         root,
         {
             "weights": weights_fingerprint(policy),
-            "libero": dataclasses.asdict(cfg.libero),
+            registry.benchmark_of(suite): section,
             "device": str(cfg.device),
         },
     )
@@ -232,7 +239,7 @@ def paired(
                 init_states=range(cfg.evaluate.init_states),
                 seed=cfg.seed,
                 progress=progress,
-                store=policy_store(store_root, policy, cfg) if store_root else None,
+                store=policy_store(store_root, policy, cfg, suite) if store_root else None,
                 pool=pool,
             )
     return out

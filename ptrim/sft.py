@@ -22,34 +22,40 @@ def skip_reason(cfg, family: str, suite: str) -> str | None:
     return cfg.untrained_reason(family, suite)
 
 
-def build_policy(cfg, family: str):
+def build_policy(
+    cfg, family: str, suite: str, *, action_dim: int | None = None, proprio_dim: int | None = None
+):
     """A fresh model for ``models.<family>`` (a family, or a variant such as ``oft_h16``) at
-    the profile's preset, horizon, cameras and image size."""
+    the profile's preset and horizon, with the cameras and image size of ``suite``'s benchmark
+    and its action/proprio widths (defaults: the model's, LIBERO's 7 and 8)."""
     from ptrim.models import build
 
-    m = cfg.models[family]
+    m, bench = cfg.models[family], cfg.bench(suite)
+    dims = {"action_dim": action_dim, "proprio_dim": proprio_dim}
     torch.manual_seed(cfg.seed)
     return build(
         cfg.family_of(family),
         m.preset,
         m.plan_horizon,
-        cameras=tuple(cfg.libero.cameras),
-        image_size=cfg.libero.image_size,
+        cameras=tuple(bench.cameras),
+        image_size=bench.image_size,
+        **{k: v for k, v in dims.items() if v is not None},
     ).to(cfg.device)
 
 
 def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
     """Action chunks of the model's horizon from the profile's tasks' demonstration files,
     without the steps of the redundancy events ``bc.skip_events`` names."""
-    paths = [Path(demo_dir) / f"{task}_demo.hdf5" for task in cfg.libero.task_list(suite)]
+    bench = cfg.bench(suite)
+    paths = [Path(demo_dir) / f"{task}_demo.hdf5" for task in bench.task_list(suite)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no demonstrations recorded for {missing} (run the demos stage)")
     return ChunkDataset(
         paths,
         horizon=cfg.models[family].plan_horizon,
-        cameras=tuple(cfg.libero.cameras),
-        image_size=cfg.libero.image_size,
+        cameras=tuple(bench.cameras),
+        image_size=bench.image_size,
         skip_events=cfg.bc.skip_events,
     )
 
@@ -59,8 +65,10 @@ def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress:
     policy, :func:`ptrim.bc.train`'s result and the dataset (every demo, for plots)."""
     from dvclive import Live
 
-    policy = build_policy(cfg, family)
     data = demo_dataset(cfg, family, suite, demo_dir)
+    policy = build_policy(
+        cfg, family, suite, action_dim=data.action_dim, proprio_dim=data.proprio_dim
+    )
     policy.normalizer.set_stats(data.stats())
     subset = bc.select_demos(data, cfg.bc.demos_per_task)
     with Live(str(Path(out_dir) / "live"), dvcyaml=None, save_dvc_exp=False, resume=True) as live:

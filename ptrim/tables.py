@@ -81,6 +81,28 @@ def table1_rows(
 ) -> list[dict[str, Any]]:
     """Table 1 in long form: for each suite, method and model, our row (if evaluated) and the
     paper's (if published)."""
+    return _rows(results, models, suites, lambda suite, method: paper.TABLE1.get((suite, method)))
+
+
+def table2_models(families: Iterable[str]) -> list[str]:
+    """The profile's families that Table 2 has (π0.5, OFT), in the profile's order."""
+    return [f for f in families if any(f in row for row in paper.TABLE2.values())]
+
+
+def table2_rows(
+    results: Mapping[str, Mapping[str, Any]], models: Iterable[str], suites: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Table 2 in long form (ManiSkill, Meta-World): our rows per suite, the paper's numbers
+    for the suite's benchmark beside them."""
+    from ptrim.envs import registry
+
+    def published(suite: str, method: str):
+        return paper.TABLE2.get((registry.benchmark_of(suite), method))
+
+    return _rows(results, models, suites, published)
+
+
+def _rows(results, models, suites, published_of) -> list[dict[str, Any]]:
     rows = []
     for suite in suites:
         for method in METHODS:
@@ -91,7 +113,7 @@ def table1_rows(
                         {"suite": suite, "method": method, "model": model, "source": "ours"}
                         | our_row(ours, method)
                     )
-                published = paper.TABLE1.get((suite, method), {}).get(model)
+                published = (published_of(suite, method) or {}).get(model)
                 if published is not None:
                     rows.append(
                         {"suite": suite, "method": method, "model": model, "source": "paper"}

@@ -660,7 +660,7 @@ def _trainer(
         stage,
         cfg.rl,
         family=cfg.family_of(model_name),
-        tasks=list(tasks if tasks is not None else cfg.libero.task_list(suite)),
+        tasks=list(tasks if tasks is not None else cfg.bench(suite).task_list(suite)),
         env_factory=env_factory,
         iterations=iterations,
         out_dir=out_dir,
@@ -741,7 +741,7 @@ def train_stage2(
     """Stage 2, redundancy-aware step reduction, on ``suite`` for ``rl.stage2.iterations``
     (resumable), every rollout at ``horizon`` — stage 1's choice, or the model's base
     ``exec_len`` for the "stage 2 only" ablation. Arguments as :func:`train_stage1`."""
-    from ptrim.envs import libero_setup
+    from ptrim.envs import registry
 
     s2 = cfg.rl.stage2
     if not 1 <= horizon <= policy.plan_horizon:
@@ -753,7 +753,7 @@ def train_stage2(
         )
     stage = Stage2(
         horizon,
-        T_max=s2.T_max[libero_setup.canonical_suite(suite)],
+        T_max=s2.T_max[registry.canonical_suite(suite)],
         lam_eff=s2.lam_eff,
         lam_stab=s2.lam_stab,
         sigma_floor=s2.sigma_floor,

@@ -25,6 +25,15 @@ def libero_unavailable() -> str | None:
     return None
 
 
+@functools.cache
+def maniskill_unavailable() -> str | None:
+    """Why ManiSkill3 cannot render here (with what to install), or None."""
+    from ptrim.envs import maniskill_setup
+
+    problem = maniskill_setup.check()
+    return None if problem is None else f"{problem}\n{maniskill_setup.instructions()}"
+
+
 @pytest.fixture
 def one_thread():
     """Bit-exact comparisons and a busy 2-core machine: one intra-op thread (modules that
@@ -38,10 +47,13 @@ def one_thread():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Outside CI, simulator tests are skipped (with the reason) when LIBERO is not set up;
-    in CI they always run, so a broken setup fails the build instead of hiding."""
+    """Outside CI, simulator tests are skipped (with the reason) when LIBERO is not set up or
+    SAPIEN cannot render; in CI they always run, so a broken setup fails the build instead of
+    hiding."""
     if IN_CI:
         return
     for item in items:
         if "sim" in item.keywords and (reason := libero_unavailable()):
+            item.add_marker(pytest.mark.skip(reason=reason))
+        elif "maniskill" in item.keywords and (reason := maniskill_unavailable()):
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -246,7 +246,8 @@ def test_rl_defaults_are_the_papers():
     assert rl.clip_high["oft"] == 0.28 and rl.clip_high["pi05"] == 0.2 and rl.betas == (0.9, 0.95)
     assert rl.stage1.h_base == {"pi05": 20, "oft": 8, "gr00t": 10, "openvla": 1}
     assert rl.stage2.T_max == {
-        "libero_spatial": 150, "libero_object": 150, "libero_goal": 200, "libero_10": 300
+        "libero_spatial": 150, "libero_object": 150, "libero_goal": 200, "libero_10": 300,
+        "metaworld_mt10": 100, "metaworld_mt50": 100, "maniskill": 80,
     }  # fmt: skip
     assert (rl.stage2.lam_eff, rl.stage2.lam_stab, rl.stage2.sigma_floor) == (0.9, 0.15, 5.0)
     assert rl.stages == ("stage1", "stage2") and not rl.stage2.shortcut_check
@@ -271,7 +272,7 @@ def test_bad_rl_values_name_key_value_and_allowed():
     assert "rl.filter_high = 0.5: filter_high must be >= filter_low (= 0.6)" in msg
     assert "rl.stages = ['stage1', 'stage1']" in error_of("rl.stages=[stage1, stage1]")
     msg = error_of("rl.stage2.T_max={moon: 10}")
-    assert "unknown LIBERO suite 'moon'" in msg
+    assert "unknown suite 'moon'" in msg and "metaworld_mt10" in msg
     msg = error_of("rl.stage2.lamb_eff=1")
     assert "rl.stage2.lamb_eff: unknown key" in msg and "'lam_eff'" in msg
     msg = error_of("rl.model_stages={openvla: [stage3]}")

@@ -29,7 +29,7 @@ def fake_libero(monkeypatch):
 
     monkeypatch.setattr(evaluate, "make_env", make_env)
     cfg = SimpleNamespace(
-        libero=SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
+        bench=lambda suite: SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
         rollout=SimpleNamespace(num_envs=1, workers="inline"),
     )
     return SimpleNamespace(cfg=cfg, built=built, broken=broken)
@@ -157,11 +157,19 @@ def test_policy_store_keys_on_weights_and_simulator_settings(tmp_path):
 
     cfg = config.load("smoke")
     net = torch.nn.Linear(2, 2)
-    a = evaluate.policy_store(tmp_path, net, cfg)
+    a = evaluate.policy_store(tmp_path, net, cfg, "libero_object")
     assert a.context["weights"] == weights_fingerprint(net)
     assert a.context["libero"]["image_size"] == cfg.libero.image_size
-    b = evaluate.policy_store(tmp_path, net, config.load("smoke", ["libero.image_size=32"]))
+    assert "families" not in a.context["libero"]  # who trains there does not change episodes
+    other = config.load("smoke", ["libero.image_size=32"])
+    b = evaluate.policy_store(tmp_path, net, other, "libero_object")
     assert a.path({"h": 1}) != b.path({"h": 1})
+    families = config.load("smoke", ["libero.families=[oft]"])
+    assert evaluate.policy_store(tmp_path, net, families, "object").path({"h": 1}) == a.path(
+        {"h": 1}
+    )
+    mw = evaluate.policy_store(tmp_path, net, cfg, "metaworld_mt10")
+    assert mw.context["metaworld"]["max_steps"] == 100 and "libero" not in mw.context
 
 
 def test_sweep_and_repeated_rollouts_pass_the_store_on(fake_libero, tmp_path):

@@ -41,7 +41,7 @@ def fake_world(monkeypatch):
     cfg = SimpleNamespace(
         seed=5,
         device="cpu",
-        libero=SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
+        bench=lambda suite: SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
         rollout=SimpleNamespace(num_envs=1, workers="inline"),
         evaluate=SimpleNamespace(init_states=3, keyframes=2),
         rl=SimpleNamespace(max_open_envs=4),

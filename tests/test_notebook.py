@@ -125,14 +125,16 @@ def test_stage_params_exist_in_every_profile():
         for stage in stages.values():
             keys = (stage.get("do") or stage).get("params", [])
             for key in keys:
-                lookup(key.replace("${profile}", profile))
+                for bench in ("libero", "metaworld", "maniskill"):  # a suite's benchmark
+                    lookup(key.replace("${profile}", profile).replace("${item.bench}", bench))
     for name in ("demos", "sft", "profile", "stage1", "stage2", "evaluate", "ablations"):
         stage = stages[name].get("do") or stages[name]
         assert "profiles" not in stage["params"] and "profiles.${profile}" in stage["params"]
         assert "ptrim/config.py" not in stage["deps"]
-    assert "default.rl" not in stages["sft"]["params"]  # RL settings never retrain BC
-    assert "default.bc" in stages["sft"]["params"] and "default.rl" in stages["stage1"]["params"]
-    assert "default.evaluate" not in stages["stage2"]["params"]  # evaluating never retrains
+    assert "default.rl" not in stages["sft"]["do"]["params"]  # RL settings never retrain BC
+    assert "default.bc" in stages["sft"]["do"]["params"]
+    assert "default.rl" in stages["stage1"]["do"]["params"]
+    assert "default.evaluate" not in stages["stage2"]["do"]["params"]  # evaluating never retrains
 
 
 def _project_copy(tmp_path: Path, profile: str) -> Path:

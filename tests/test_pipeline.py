@@ -41,3 +41,28 @@ def test_default_lists_its_pairs_only():
     assert {"stage1@openvla-libero_object", "stage2@openvla-libero_object"} <= set(listed)
     assert listed[:2] == ["envcheck", "demos@libero_object"] and listed[-1] == "figures"
     assert len(pipeline.stages(config.load("paper"))) > len(listed)
+
+
+def test_default_trains_table2_models_on_metaworld_and_maniskill():
+    listed = set(pipeline.stages(config.load("default")))
+    assert {"demos@metaworld_mt10", "demos@maniskill"} <= listed
+    for model in ("pi05", "oft"):
+        assert {f"sft@{model}-metaworld_mt10", f"evaluate@{model}-maniskill"} <= listed
+    assert "sft@gr00t-metaworld_mt10" not in listed  # metaworld.families: [pi05, oft]
+    assert "demos@metaworld_mt50" not in listed
+
+
+def test_dvc_yaml_holds_the_generated_suite_and_pair_table():
+    import yaml
+
+    from ptrim.envs import registry
+
+    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
+    models = list(config.load("default").models)
+    table = pipeline.dvc_vars(models)
+    assert {k: v for d in declared for k, v in d.items()} == table
+    assert set(table["suites"]) == set(registry.ALL_SUITES)
+    assert table["pairs"]["oft-metaworld_mt10"]["env"] == "ptrim/envs/metaworld.py"
+    for row in table["suites"].values():  # every file a stage names exists
+        for key in ("env", "env_extra", "expert"):
+            assert (ROOT / row[key]).is_file(), row[key]

@@ -76,12 +76,20 @@ def test_profile_decides_what_trains():
 
 def test_policy_follows_the_profile():
     cfg = config.load("smoke", ["libero.image_size=32", "libero.cameras=[agentview]"])
-    policy = sft.build_policy(cfg, "gr00t")
+    policy = sft.build_policy(cfg, "gr00t", "libero_object")
     assert policy.plan_horizon == cfg.models["gr00t"].plan_horizon
     assert policy.spec.cameras == ("agentview",) and policy.spec.image_size == 32
     assert policy.spec.preset == cfg.models["gr00t"].preset
-    variant = sft.build_policy(cfg, "oft_h16")  # OFT with the longer chunk
+    assert (policy.spec.action_dim, policy.spec.proprio_dim) == (7, 8)
+    variant = sft.build_policy(cfg, "oft_h16", "libero_object")  # OFT with the longer chunk
     assert variant.spec.family == "oft" and variant.plan_horizon == 16
+
+
+def test_policy_takes_the_benchmark_of_its_suite():
+    cfg = config.load("smoke", ["metaworld.image_size=48", "metaworld.cameras=[wrist]"])
+    policy = sft.build_policy(cfg, "oft", "metaworld_mt10", action_dim=4, proprio_dim=4)
+    assert policy.spec.cameras == ("wrist",) and policy.spec.image_size == 48
+    assert (policy.spec.action_dim, policy.spec.proprio_dim) == (4, 4)
 
 
 def test_missing_demonstrations_name_the_files(tmp_path):

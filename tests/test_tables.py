@@ -138,7 +138,9 @@ def test_table1_models_are_the_papers_three():
 
 
 def test_paper_table1_is_complete():
-    for suite in paper.SUITE_NAMES:
+    from ptrim.envs import registry
+
+    for suite in registry.BENCHMARKS["libero"]:
         for method in tables.METHODS:
             assert set(paper.TABLE1[(suite, method)]) == {"pi05", "oft", "gr00t"}
     assert all(
@@ -163,3 +165,19 @@ def test_catalog_indexes_every_file_and_flags_undescribed_ones(tmp_path):
     assert "| `mystery.png` | **not described**" in text
     assert "| `README.md` | this index |" in text and ".hidden" not in text
     assert catalog.undescribed(tmp_path) == ["mystery.png"]
+
+
+def test_table2_puts_each_benchmarks_paper_numbers_beside_our_suites(result):
+    results = {"pi05-metaworld_mt10": result, "oft-maniskill": result}
+    models = tables.table2_models(["gr00t", "pi05", "oft"])
+    assert models == ["pi05", "oft"]
+    rows = tables.table2_rows(results, models, ["metaworld_mt10", "maniskill"])
+    keyed = {(r["suite"], r["method"], r["model"], r["source"]) for r in rows}
+    assert ("metaworld_mt10", "base", "pi05", "ours") in keyed
+    assert ("metaworld_mt10", "policytrim", "pi05", "paper") in keyed
+    assert ("metaworld_mt10", "base", "oft", "paper") not in keyed  # the paper has no OFT row
+    assert ("maniskill", "policytrim", "oft", "ours") in keyed
+    frame = tables.layout(rows)
+    assert frame.loc[("ManiSkill3", "base"), "OpenVLA-OFT (paper)"] == "60.6 / 53.1 / 8 / 1.00"
+    assert frame.loc[("Meta-World MT10", "PolicyTrim"), "π0.5 (paper)"].endswith("/ 2.52")
+    assert "PutOnPlateInScene25" in paper.TABLE2_NOTE

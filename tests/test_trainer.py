@@ -476,7 +476,7 @@ def test_micro_policy_one_iteration_of_each_stage_on_libero(tmp_path):
         ],
         PARAMS,
     )
-    policy = sft.build_policy(cfg, "pi05")
+    policy = sft.build_policy(cfg, "pi05", "libero_object")
     before = {k: v.clone() for k, v in policy.state_dict().items()}
     t0 = time.perf_counter()
     s1 = trainer.train_stage1(

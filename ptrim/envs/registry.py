@@ -1,0 +1,102 @@
+"""Which benchmark a suite belongs to, and building its environments from the profile.
+
+Three benchmarks, each with its own adapter (``ptrim/envs/<benchmark>.py``) and its own section
+of ``params.yaml``:
+
+==========  ==========================================================  ==========  =======
+benchmark   suites                                                      action      proprio
+==========  ==========================================================  ==========  =======
+libero      libero_spatial, libero_object, libero_goal, libero_10       7 (OSC)     8
+metaworld   metaworld_mt10, metaworld_mt50                              4 (xyz+grip) 4
+maniskill   maniskill                                                   7 (ee pose) 4
+==========  ==========================================================  ==========  =======
+
+Nothing here imports a simulator: suites are validated and looked up without building anything.
+"""
+
+from __future__ import annotations
+
+from ptrim.envs import libero_setup
+
+BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "libero": libero_setup.SUITES,
+    "metaworld": ("metaworld_mt10", "metaworld_mt50"),
+    "maniskill": ("maniskill",),
+}
+ALL_SUITES: tuple[str, ...] = tuple(s for suites in BENCHMARKS.values() for s in suites)
+
+
+def canonical_suite(name: str) -> str:
+    """A suite's canonical name (LIBERO's short names such as ``"object"`` are accepted);
+    raises ``ValueError`` listing every valid name."""
+    key = str(name).lower()
+    if key in ALL_SUITES:
+        return key
+    try:
+        return libero_setup.canonical_suite(key)
+    except ValueError:
+        aliases = tuple(libero_setup.SUITE_ALIASES)
+        raise ValueError(
+            f"unknown suite {name!r}; valid suites: {', '.join(ALL_SUITES + aliases)}"
+        ) from None
+
+
+def benchmark_of(suite: str) -> str:
+    """``"libero"``, ``"metaworld"`` or ``"maniskill"``."""
+    suite = canonical_suite(suite)
+    return next(b for b, suites in BENCHMARKS.items() if suite in suites)
+
+
+def task_names(suite: str) -> tuple[str, ...]:
+    """Every task of ``suite`` in index order (imports the benchmark's package, not a sim)."""
+    suite = canonical_suite(suite)
+    bench = benchmark_of(suite)
+    if bench == "libero":
+        return libero_setup.task_names(suite)
+    if bench == "metaworld":
+        from ptrim.envs import metaworld
+
+        return metaworld.task_names(suite)
+    from ptrim.envs import maniskill
+
+    return maniskill.task_names(suite)
+
+
+def resolve_task(suite: str, task: int | str) -> str:
+    """A task's name from its index or name; raises with the valid names."""
+    suite = canonical_suite(suite)
+    bench = benchmark_of(suite)
+    if bench == "libero":
+        return libero_setup.resolve_task(suite, task)
+    if bench == "metaworld":
+        from ptrim.envs import metaworld
+
+        return metaworld.resolve_task(suite, task)
+    from ptrim.envs import maniskill
+
+    return maniskill.resolve_task(suite, task)
+
+
+def make_env(cfg, suite: str, task: int | str, *, seed: int = 0):
+    """An environment of ``suite`` (any benchmark) as the profile ``cfg`` describes it:
+    cameras, image size and step limit from the benchmark's section of ``params.yaml``."""
+    suite = canonical_suite(suite)
+    bench = benchmark_of(suite)
+    section = cfg.bench(suite)
+    if bench == "libero":
+        from ptrim.envs.libero import make_libero_env
+
+        return make_libero_env(section, suite, task, seed=seed)
+    kwargs = {
+        "image_size": section.image_size,
+        "cameras": tuple(section.cameras),
+        "max_steps": section.step_limit(suite),
+        "seed": seed,
+    }
+    if bench == "metaworld":
+        from ptrim.envs.metaworld import MetaWorldEnv
+
+        return MetaWorldEnv(suite, task, **kwargs)
+    from ptrim.envs.maniskill import ManiSkillEnv
+
+    return ManiSkillEnv(suite, task, **kwargs)
