@@ -109,7 +109,13 @@ def loss_curve(history: list[dict], title: str = ""):
     return fig
 
 
-ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
+ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")  # LIBERO, ManiSkill
+ACTION_NAMES_XYZ = ("dx", "dy", "dz", "gripper")  # Meta-World
+
+
+def action_names(dims: int) -> tuple[str, ...]:
+    """Names of the action dimensions of a ``dims``-D action space."""
+    return {7: ACTION_NAMES, 4: ACTION_NAMES_XYZ}.get(dims) or tuple(f"a{i}" for i in range(dims))
 
 
 def planned_vs_demo(samples: list[dict]):
@@ -117,9 +123,11 @@ def planned_vs_demo(samples: list[dict]):
     planned by the policy (dashed); padded demo steps are left out."""
     import matplotlib.pyplot as plt
 
+    names = action_names(samples[0]["demo"].shape[1])
     fig, axes = plt.subplots(
-        len(samples), 7, figsize=(14, 1.6 * len(samples)), squeeze=False, sharex=True
-    )
+        len(samples), len(names), figsize=(2 * len(names), 1.6 * len(samples)), squeeze=False,
+        sharex=True,
+    )  # fmt: skip
     for row, s in zip(axes, samples, strict=True):
         real = np.flatnonzero(s["mask"])
         for d, ax in enumerate(row):
@@ -128,7 +136,7 @@ def planned_vs_demo(samples: list[dict]):
             ax.set_ylim(-1.05, 1.05)
             ax.tick_params(labelsize=6)
             if row is axes[0]:
-                ax.set_title(ACTION_NAMES[d], fontsize=8)
+                ax.set_title(names[d], fontsize=8)
         row[0].set_ylabel(s["instruction"][:24], fontsize=6)
     axes[0, -1].legend(fontsize=6)
     fig.tight_layout()
