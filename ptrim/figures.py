@@ -128,14 +128,14 @@ def planned_vs_demo(samples: list[dict]):
         len(samples), len(names), figsize=(2 * len(names), 1.6 * len(samples)), squeeze=False,
         sharex=True,
     )  # fmt: skip
-    for row, s in zip(axes, samples, strict=True):
+    for r, (row, s) in enumerate(zip(axes, samples, strict=True)):
         real = np.flatnonzero(s["mask"])
         for d, ax in enumerate(row):
             ax.plot(real, s["demo"][real, d], lw=1.2, label="demo")
             ax.plot(np.arange(len(s["planned"])), s["planned"][:, d], lw=1, ls="--", label="plan")
             ax.set_ylim(-1.05, 1.05)
             ax.tick_params(labelsize=6)
-            if row is axes[0]:
+            if r == 0:  # (`row is axes[0]` never holds: numpy rows are new views)
                 ax.set_title(names[d], fontsize=8)
         row[0].set_ylabel(s["instruction"][:24], fontsize=6)
     axes[0, -1].legend(fontsize=6)
