@@ -234,6 +234,10 @@ class RolloutConfig:
         int, Field(ge=1, le=1024)
     ]  # environments stepped together between policy calls
     workers: Literal["inline", "subprocess"]  # subprocess: one process per env (see README)
+    # a cap on the steps of a policy's episode below the benchmark's limit (null: none). For
+    # CI's smoke profile, whose untrained policies would otherwise run every episode to the
+    # limit; experts (demos) always get the benchmark's own limit
+    max_steps: Annotated[int, Field(ge=1)] | None = None
 
 
 @dataclass(config=_STRICT)

@@ -146,14 +146,14 @@ def policy_store(root: str | Path, policy, cfg, suite: str) -> EpisodeStore:
 
     section = dataclasses.asdict(cfg.bench(suite))
     section.pop("families")  # who trains on a suite does not change its episodes
-    return EpisodeStore(
-        root,
-        {
-            "weights": weights_fingerprint(policy),
-            registry.benchmark_of(suite): section,
-            "device": str(cfg.device),
-        },
-    )
+    context = {
+        "weights": weights_fingerprint(policy),
+        registry.benchmark_of(suite): section,
+        "device": str(cfg.device),
+    }
+    if cfg.rollout.max_steps is not None:  # episodes cut shorter are other episodes
+        context["rollout_max_steps"] = cfg.rollout.max_steps
+    return EpisodeStore(root, context)
 
 
 def _tick(bar, ep: EpisodeRecord) -> None:

@@ -192,7 +192,9 @@ def test_wrong_type():
 
 def test_unknown_and_missing_keys(tmp_path):
     msg = error_of("rollout.wrkrs=2")
-    assert re.search(r"rollout\.wrkrs: unknown key; allowed keys: \['num_envs', 'workers'\]", msg)
+    assert re.search(
+        r"rollout\.wrkrs: unknown key; allowed keys: \['num_envs', 'workers', 'max_steps'\]", msg
+    )
     msg = error_of("bc.lr_max=1")
     assert "bc.lr_max: unknown key" in msg and "'warmup_steps'" in msg and "'num_workers'" in msg
     msg = error_of("models.oft.chunk=3")

@@ -55,3 +55,16 @@ def test_a_benchmark_may_set_its_own_demo_redundancy():
     assert demos.demo_redundancy(cfg, "libero_object") == cfg.demos.redundancy == 0.9
     assert demos.demo_redundancy(cfg, "metaworld_mt10") == cfg.metaworld.redundancy == 0.5
     assert demos.demo_redundancy(cfg, "maniskill") == 0.9  # null: demos.redundancy
+
+
+def test_rollout_max_steps_caps_a_policys_limit_not_the_experts():
+    cfg = config.load("default")
+    assert registry.step_limit(cfg, "libero_object", 0) == 280
+    assert registry.step_limit(cfg, "maniskill", "StackCube-v1") is None  # the adapter's own
+    smoke = config.load("smoke")
+    assert smoke.rollout.max_steps == 40
+    assert registry.step_limit(smoke, "libero_object", 0) == 40
+    assert registry.step_limit(smoke, "maniskill", "PushCube-v1") == 40
+    capped = config.load("default", ["rollout.max_steps=90"])
+    assert registry.step_limit(capped, "maniskill", "PushCube-v1") == 80  # its own is lower
+    assert registry.step_limit(capped, "metaworld_mt10", 0) == 90

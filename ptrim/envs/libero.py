@@ -217,15 +217,18 @@ class LiberoEnv:
         )
 
 
-def make_libero_env(cfg, suite: str, task: int | str, seed: int | None = None) -> LiberoEnv:
-    """Build a :class:`LiberoEnv` with the settings of a :class:`ptrim.config.LiberoConfig`."""
+def make_libero_env(
+    cfg, suite: str, task: int | str, seed: int | None = None, max_steps: int | None = None
+) -> LiberoEnv:
+    """Build a :class:`LiberoEnv` with the settings of a :class:`ptrim.config.LiberoConfig`
+    (``max_steps``: instead of the suite's limit)."""
     suite = libero_setup.canonical_suite(suite)
     return LiberoEnv(
         suite,
         task,
         image_size=cfg.image_size,
         cameras=tuple(cfg.cameras),
-        max_steps=cfg.max_steps[suite],
+        max_steps=max_steps or cfg.max_steps[suite],
         settle_steps=cfg.settle_steps,
         control_hz=cfg.control_hz,
         seed=0 if seed is None else seed,

@@ -77,20 +77,35 @@ def resolve_task(suite: str, task: int | str) -> str:
     return maniskill.resolve_task(suite, task)
 
 
+def step_limit(cfg, suite: str, task: int | str) -> int | None:
+    """A policy's step limit on ``task``: the benchmark's (None: the adapter's own per task),
+    capped by ``rollout.max_steps``."""
+    limit, cap = cfg.bench(suite).step_limit(suite), cfg.rollout.max_steps
+    if cap is None:
+        return limit
+    if limit is None and benchmark_of(suite) == "maniskill":
+        from ptrim.envs import maniskill
+
+        limit = maniskill.MAX_STEPS[maniskill.resolve_task(suite, task)]
+    return cap if limit is None else min(limit, cap)
+
+
 def make_env(cfg, suite: str, task: int | str, *, seed: int = 0):
-    """An environment of ``suite`` (any benchmark) as the profile ``cfg`` describes it:
-    cameras, image size and step limit from the benchmark's section of ``params.yaml``."""
+    """An environment of ``suite`` (any benchmark) for a policy, as the profile ``cfg``
+    describes it: cameras, image size and step limit from the benchmark's section of
+    ``params.yaml``, the limit capped by ``rollout.max_steps`` if set."""
     suite = canonical_suite(suite)
     bench = benchmark_of(suite)
     section = cfg.bench(suite)
+    limit = step_limit(cfg, suite, task)
     if bench == "libero":
         from ptrim.envs.libero import make_libero_env
 
-        return make_libero_env(section, suite, task, seed=seed)
+        return make_libero_env(section, suite, task, seed=seed, max_steps=limit)
     kwargs = {
         "image_size": section.image_size,
         "cameras": tuple(section.cameras),
-        "max_steps": section.step_limit(suite),
+        "max_steps": limit,
         "seed": seed,
     }
     if bench == "metaworld":
