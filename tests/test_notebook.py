@@ -157,6 +157,14 @@ def _project_copy(tmp_path: Path, profile: str) -> Path:
 @pytest.mark.sim
 @pytest.mark.maniskill
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.skipif(
+    os.environ.get("PTRIM_SMOKE_DAG") != "1",
+    reason="the smoke DAG (36 stages: 4 families on LIBERO, OFT on Meta-World and ManiSkill) "
+    "took 17.5 min on 2 cores before its trims (1 LIBERO task, 24-step cap), not re-measured; "
+    "~10 s of each stage is kernel start and imports. Set "
+    "PTRIM_SMOKE_DAG=1 to run it; fitting CI (<= 10 min) is the open part of issue 8",
+)
 def test_smoke_profile_runs_the_whole_dag(tmp_path):
     """What `make repro` does, on the smoke profile from nothing: every stage the profile trains
     (`python -m ptrim.pipeline stages`: demos, BC, profiling, both RL stages, paired evaluation
@@ -202,7 +210,7 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
             (project / f"data/metrics/policytrim/{family}-libero_object.json").read_text()
         )
         assert {"base", "policytrim", "compare"} <= set(result), family
-        assert result["base"]["facts"]["episodes"] == 2  # 2 tasks x 1 initial state
+        assert result["base"]["facts"]["episodes"] == 1  # 1 task x 1 initial state
         assert "call_speedup" in result["compare"]["policytrim"]
     assert not (project / "data/metrics/policytrim/oft_h16-libero_object.json").exists()
     for suite in ("metaworld_mt10", "maniskill"):  # OFT on the other two benchmarks

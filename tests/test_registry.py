@@ -62,9 +62,9 @@ def test_rollout_max_steps_caps_a_policys_limit_not_the_experts():
     assert registry.step_limit(cfg, "libero_object", 0) == 280
     assert registry.step_limit(cfg, "maniskill", "StackCube-v1") is None  # the adapter's own
     smoke = config.load("smoke")
-    assert smoke.rollout.max_steps == 40
-    assert registry.step_limit(smoke, "libero_object", 0) == 40
-    assert registry.step_limit(smoke, "maniskill", "PushCube-v1") == 40
+    assert smoke.rollout.max_steps == 24
+    assert registry.step_limit(smoke, "libero_object", 0) == 24
+    assert registry.step_limit(smoke, "maniskill", "PushCube-v1") == 24
     capped = config.load("default", ["rollout.max_steps=90"])
     assert registry.step_limit(capped, "maniskill", "PushCube-v1") == 80  # its own is lower
     assert registry.step_limit(capped, "metaworld_mt10", 0) == 90
