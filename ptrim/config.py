@@ -227,8 +227,22 @@ class ModelConfig:
 
 
 @dataclass(config=_STRICT)
+class RayConfig:
+    """The Ray rollout backend (:mod:`ptrim.ray_backend`, ``rollout.backend: ray``): rollout
+    workers are Ray actors, each stepping its own environments with a copy of the policy whose
+    weights the learner sends once per iteration."""
+
+    # null: start Ray on this machine with all its cores; "auto" or "ray://host:10001": join
+    # the cluster that `ray start` set up
+    address: str | None = None
+    num_workers: Annotated[int, Field(ge=1, le=4096)] = 2  # actors, one CPU each
+    envs_per_worker: Annotated[int, Field(ge=1, le=1024)] = 1  # environments each actor steps
+
+
+@dataclass(config=_STRICT)
 class RolloutConfig:
-    """How episodes are run: a batch of environments stepped in the policy's process."""
+    """How episodes are run: a batch of environments stepped in the policy's process
+    (``backend: local``), or on Ray actors (``backend: ray``, see :class:`RayConfig`)."""
 
     num_envs: Annotated[
         int, Field(ge=1, le=1024)
@@ -238,6 +252,10 @@ class RolloutConfig:
     # CI's smoke profile, whose untrained policies would otherwise run every episode to the
     # limit; experts (demos) always get the benchmark's own limit
     max_steps: Annotated[int, Field(ge=1)] | None = None
+    # local: this process runs every episode (num_envs, workers above); ray: Ray actors do
+    # (rollout.ray), with the same seeds, so the episodes are the same
+    backend: Literal["local", "ray"] = "local"
+    ray: RayConfig = Field(default_factory=RayConfig)
 
 
 @dataclass(config=_STRICT)
@@ -725,6 +743,7 @@ _SECTIONS: dict[tuple[str, ...], type] = {
     (): Config,
     ("libero",): LiberoConfig,
     ("rollout",): RolloutConfig,
+    ("rollout", "ray"): RayConfig,
     ("envcheck",): EnvCheckConfig,
     ("demos",): DemosConfig,
     ("bc",): BCConfig,

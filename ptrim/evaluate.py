@@ -61,17 +61,18 @@ def evaluate(
     policy's weights) each task's episodes are saved when the task finishes and loaded, not
     re-run, when the same call comes again: a killed evaluation resumes task by task. A
     ``pool`` (:func:`env_pool`, for this suite and seed) keeps each task's environments open
-    for the next call (building a LIBERO environment takes seconds; resets are bit-exact)."""
+    for the next call (building a LIBERO environment takes seconds; resets are bit-exact).
+    The episodes run on the backend ``rollout.backend`` names (:mod:`ptrim.backend`; the
+    pool's, if given), one work item per initial state."""
     from tqdm.auto import tqdm
 
-    from ptrim.envs.batch import EnvBatch
-    from ptrim.rollout import make_jobs, rollout
+    from ptrim.backend import LocalRollouts
 
     bench = cfg.bench(suite)
     tasks = list(tasks if tasks is not None else bench.task_list(suite))
     inits = list(init_states if init_states is not None else range(bench.init_states))
     n_envs = cfg.rollout.num_envs
-    if pool is not None and pool.size != n_envs:
+    if isinstance(pool, LocalRollouts) and pool.size != n_envs:
         raise ValueError(f"the pool holds {pool.size} environments per task, not {n_envs}")
     episodes: list[EpisodeRecord] = []
     bar = tqdm(
@@ -79,60 +80,68 @@ def evaluate(
         desc=f"eval {suite} h={exec_len}",
         disable=not progress,
     )
-    for t, task in enumerate(tasks):
-        factory = functools.partial(make_env, cfg, suite, task, seed=seed)
-        jobs = make_jobs(n_envs, inits, [exec_len], repeats=repeats, seed=seed * 1000 + t)
-        key = {
-            "suite": suite,
-            "task": task,
-            "task_position": t,
-            "init_states": inits,
-            "exec_len": int(exec_len),
-            "repeats": int(repeats),
-            "sample": bool(sample),
-            "seed": int(seed),
-            "trace": bool(trace),
-            "num_envs": int(n_envs),
-        }
-        if store is not None and key in store:
-            done = store.load(key)
-            bar.update(len(done))
-        else:
-            # a pool keeps the task's environments open for the next call; otherwise build
-            # them for this task and close them after
-            envs = (
-                contextlib.nullcontext(pool.get(task)[0])
-                if pool is not None
-                else EnvBatch([factory] * n_envs, workers=cfg.rollout.workers)
-            )
-            with envs as batch:
-                done = rollout(
-                    policy,
-                    batch,
-                    jobs,
-                    sample=sample,
-                    on_episode=lambda ep: _tick(bar, ep),
-                    trace=trace,
-                )
-            if store is not None:
-                store.save(key, done)
-        episodes += done
+    # without a pool: one task's environments at a time, closed at the end
+    runner = (
+        contextlib.nullcontext(pool)
+        if pool is not None
+        else env_pool(cfg, suite, seed=seed, max_envs=n_envs)
+    )
+    synced = False  # the policy goes to the backend once, when a task has to run
+    with runner as rollouts:
+        for t, task in enumerate(tasks):
+            key = {
+                "suite": suite,
+                "task": task,
+                "task_position": t,
+                "init_states": inits,
+                "exec_len": int(exec_len),
+                "repeats": int(repeats),
+                "sample": bool(sample),
+                "seed": int(seed),
+                "trace": bool(trace),
+                "num_envs": int(n_envs),
+            }
+            if store is not None and key in store:
+                done = store.load(key)
+                bar.update(len(done))
+            else:
+                if not synced:
+                    rollouts.sync(policy)
+                    synced = True
+                work = task_work(task, inits, exec_len, repeats=repeats, seed=seed * 1000 + t)
+                tick = functools.partial(_tick, bar)
+                done = rollouts.run(work, sample=sample, trace=trace, on_episode=tick)
+                if store is not None:
+                    store.save(key, done)
+            episodes += done
     bar.close()
     return episodes
 
 
-def env_pool(cfg, suite: str, *, seed: int = 0):
-    """Environments of ``suite`` kept open across :func:`evaluate` calls, one batch of
-    ``rollout.num_envs`` per task, at most ``rl.max_open_envs`` environments (least recently
-    used closed first; ~0.7 GB each). Close it when done (it is a context manager too)."""
-    from ptrim.envs.batch import EnvPool
+def task_work(task: str, inits: Sequence[int], exec_len: int, *, repeats: int, seed: int):
+    """An evaluation of one task as :class:`ptrim.backend.Work`, one item per initial state
+    (its repeats), seeds as :func:`ptrim.rollout.make_jobs` gives them (``n_envs`` aside)."""
+    from ptrim.backend import Run, Work
+    from ptrim.rollout import make_jobs
 
-    return EnvPool(
-        lambda task: make_env(cfg, suite, task, seed=seed),
-        cfg.rollout.num_envs,
-        cfg.rollout.workers,
-        cfg.rl.max_open_envs,
-    )
+    jobs = make_jobs(1, inits, [exec_len], repeats=repeats, seed=seed)
+    return [
+        Work(task, tuple(Run(j.init_state, j.exec_len, j.seed) for j in jobs[i : i + repeats]))
+        for i in range(0, len(jobs), repeats)
+    ]
+
+
+def env_pool(cfg, suite: str, *, seed: int = 0, max_envs: int | None = None):
+    """Environments of ``suite`` kept open across :func:`evaluate` calls: the rollout backend
+    ``rollout.backend`` names (:func:`ptrim.backend.make_rollouts`). Locally one batch of
+    ``rollout.num_envs`` per task, at most ``max_envs`` (default ``rl.max_open_envs``)
+    environments (least recently used closed first; ~0.7 GB each); on Ray as many per worker.
+    Close it when done (it is a context manager too)."""
+    from ptrim.backend import make_rollouts
+
+    factory = functools.partial(make_env, cfg, suite, seed=seed)
+    max_envs = cfg.rl.max_open_envs if max_envs is None else max_envs
+    return make_rollouts(cfg.rollout, factory, max_envs=max_envs)
 
 
 def policy_store(root: str | Path, policy, cfg, suite: str) -> EpisodeStore:

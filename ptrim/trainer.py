@@ -7,8 +7,9 @@ chunk extension); :func:`train_stage2` shortens episodes at the horizon stage 1 
 the loop (with its seeds and checkpoints); what differs between the stages is in
 :mod:`ptrim.stages`, the update math over recorded rollouts in :mod:`ptrim.grpo`.
 
-1. **sync** — the rollouts call the very policy object being trained (one process, one copy of
-   the weights), so there is nothing to copy.
+1. **sync** — the rollout backend gets the weights (:mod:`ptrim.backend`): the local one calls
+   the very policy object being trained (nothing is copied); Ray workers load the weights the
+   learner puts in the object store (:mod:`ptrim.ray_backend`, ``rollout.backend: ray``).
 2. **interact** — ``groups_per_iter`` groups of ``G`` sampled rollouts
    (:func:`ptrim.rollout.rollout` with ``sample=True, keep_obs=True``). A group is one task ×
    one initial state: all its members reset the simulator to the same initial-state index
@@ -19,7 +20,8 @@ the loop (with its seeds and checkpoints); what differs between the stages is in
    :class:`~ptrim.envs.batch.EnvBatch` of ``rollout.num_envs`` environments, kept open across
    iterations (:class:`~ptrim.envs.batch.EnvPool`, at most ``rl.max_open_envs``); with
    ``num_envs = G`` a group's members run side by side and the policy is called once for all
-   of them (jobs are group-major and spread round-robin over the environments).
+   of them (jobs are group-major and spread round-robin over the environments). On Ray a
+   group runs on one worker, with the same seeds.
 3. **score** — rewards on the whole batch (:mod:`ptrim.rewards`; ``r_max`` over every group
    before filtering), the success filter (groups whose mean success lies outside
    ``[filter_low, filter_high]`` are dropped), GRPO advantages per group, each copied to every
@@ -80,9 +82,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ptrim import bc, files, grpo, metrics, rewards
-from ptrim.envs.batch import EnvPool
+from ptrim.backend import LocalRollouts, Rollouts, Run, Work, make_rollouts
 from ptrim.episode import EpisodeRecord
-from ptrim.rollout import Job, rollout
 from ptrim.stages import ShortcutCheck, Stage1, Stage2, make_curriculum
 
 CHECKPOINTS = "checkpoints"
@@ -152,6 +153,11 @@ class Group:
     exec_lens: tuple[int, ...]  # h of each member
     seeds: tuple[int, ...]  # sampling seed of each member
 
+    def work(self) -> Work:
+        """The group's rollouts, run together (on one worker, with the Ray backend)."""
+        members = zip(self.exec_lens, self.seeds, strict=True)
+        return Work(self.task, tuple(Run(self.init_state, h, s) for h, s in members))
+
 
 # ============================================================================================
 # The trainer
@@ -191,7 +197,8 @@ class GRPOTrainer:
     """GRPO for one stage on one suite (module docstring). ``stage`` is a
     :class:`~ptrim.stages.Stage1` or :class:`~ptrim.stages.Stage2`; ``env_factory(task)`` builds
     one environment of ``task``; ``tasks`` are the task names groups are drawn from, with initial
-    states ``0 .. rl.init_states − 1``."""
+    states ``0 .. rl.init_states − 1``. ``rollouts`` runs the episodes (:mod:`ptrim.backend`;
+    default: this process, ``num_envs`` environments per task, ``workers``)."""
 
     def __init__(
         self,
@@ -208,6 +215,7 @@ class GRPOTrainer:
         device: str = "cpu",
         num_envs: int = 1,
         workers: str = "inline",
+        rollouts: Rollouts | None = None,
         live: Any = None,
         progress: bool = True,
     ) -> None:
@@ -218,7 +226,9 @@ class GRPOTrainer:
         self.tasks, self.env_factory = list(tasks), env_factory
         self.iterations, self.seed = int(iterations), int(seed)
         self.out_dir = Path(out_dir)
-        self.envs = EnvPool(env_factory, int(num_envs), workers, rl.max_open_envs)
+        if rollouts is None:
+            rollouts = LocalRollouts(env_factory, int(num_envs), workers, rl.max_open_envs)
+        self.rollouts = rollouts
         self.live, self.progress = live, progress
         self.settings = grpo.PPOSettings.of(rl, family)
         self.params = list(policy.trainable_in_rl())
@@ -267,7 +277,7 @@ class GRPOTrainer:
                     if self.iteration % self.rl.checkpoint_every == 0 or self.iteration == stop:
                         checkpoint = self.save_checkpoint()
         finally:
-            self.envs.close()
+            self.rollouts.close()
         finished = self.iteration >= self.iterations
         result = {
             "stage": self.stage.name,
@@ -283,9 +293,10 @@ class GRPOTrainer:
         return result | {"history": self.history}
 
     def run_iteration(self) -> dict[str, float]:
-        """One GRPO iteration; returns its log entry. (Sync is a no-op: the rollouts call
-        ``self.policy`` itself.)"""
+        """One GRPO iteration; returns its log entry."""
         clock, it = Stopwatch(), self.iteration
+        with clock("sync"):
+            self.rollouts.sync(self.policy)
         with clock("interact"):
             groups = self.draw_groups(it)
             episodes = self.interact(groups, it, clock)
@@ -328,12 +339,7 @@ class GRPOTrainer:
         torch.manual_seed(
             bc.derive_seed(self.seed, INTERACT, STAGE_IDS[self.stage.name], iteration)
         )
-        runs = [
-            (g.task, g.init_state, h, s)
-            for g in groups
-            for h, s in zip(g.exec_lens, g.seeds, strict=True)
-        ]
-        return self._rollouts(runs, clock, keep_obs=True)
+        return self._rollouts([g.work() for g in groups], clock, keep_obs=True)
 
     def score(
         self,
@@ -373,14 +379,16 @@ class GRPOTrainer:
         """``repeats`` fresh-noise rollouts of each rollout in ``indices`` (batch positions):
         same task, initial state and execution length (:func:`replay_seed`)."""
         G = self.rl.group_size
-        runs = [
-            (groups[i // G].task, groups[i // G].init_state, episodes[i].exec_len,
-             replay_seed(self.seed, self.stage.name, iteration, i, r))
+        work = [
+            Work(groups[i // G].task, tuple(
+                Run(groups[i // G].init_state, episodes[i].exec_len,
+                    replay_seed(self.seed, self.stage.name, iteration, i, r))
+                for r in range(repeats)
+            ))
             for i in indices
-            for r in range(repeats)
         ]  # fmt: skip
         with clock("replay"):
-            done = self._rollouts(runs, clock, keep_obs=False)
+            done = self._rollouts(work, clock, keep_obs=False)
         return [done[k * repeats : (k + 1) * repeats] for k in range(len(indices))]
 
     def train(self, chunks: Sequence[grpo.Chunk], iteration: int) -> dict[str, float]:
@@ -404,25 +412,14 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------------ rollouts
     def _rollouts(
-        self, runs: Sequence[tuple[str, int, int, int]], clock: Stopwatch, *, keep_obs: bool
+        self, work: Sequence[Work], clock: Stopwatch, *, keep_obs: bool
     ) -> list[EpisodeRecord]:
-        """Episodes of ``(task, init_state, h, seed)`` runs, in that order. The runs of one task
-        go to that task's batch of environments (:class:`EnvPool`), round-robin."""
-        out: list[EpisodeRecord | None] = [None] * len(runs)
-        by_task: dict[str, list[int]] = {}
-        for k, run in enumerate(runs):
-            by_task.setdefault(run[0], []).append(k)
-        for task, positions in by_task.items():
-            envs, build_s = self.envs.get(task)
-            clock.add("env_build", build_s)
-            jobs = [
-                Job(env=k % len(envs), init_state=runs[p][1], exec_len=runs[p][2], seed=runs[p][3])
-                for k, p in enumerate(positions)
-            ]
-            episodes = rollout(self.policy, envs, jobs, sample=True, keep_obs=keep_obs)
-            for p, ep in zip(positions, episodes, strict=True):
-                out[p] = ep
-        return out  # type: ignore[return-value]
+        """Episodes of every run of ``work``, in order (:meth:`ptrim.backend.Rollouts.run`);
+        the seconds spent building environments go to ``env_build``."""
+        built = self.rollouts.build_s
+        episodes = self.rollouts.run(work, sample=True, keep_obs=keep_obs)
+        clock.add("env_build", self.rollouts.build_s - built)
+        return episodes
 
     # ------------------------------------------------------------------------ logging
     def log_entry(
@@ -454,7 +451,8 @@ class GRPOTrainer:
         * stage 1: ``curriculum/sr_h<h>`` (windowed), ``stage1/frontier`` (frontier mode),
           ``stage1/selected_h`` (the horizon stage 2 would get now); stage 2:
           ``stage2/horizon``
-        * wall time: ``time/interact_s`` (of which ``time/sim_s`` env stepping + rendering,
+        * wall time: ``time/sync_s`` (weights to the rollout workers), ``time/interact_s``
+          (of which ``time/sim_s`` env stepping + rendering,
           ``time/render_s``, ``time/policy_s`` inference, ``time/env_build_s``),
           ``time/score_s`` (of which ``time/replay_s``), ``time/update_s``
         * ``iteration`` (done), ``wall_s`` (training wall time so far, added by :meth:`run`)
@@ -477,6 +475,7 @@ class GRPOTrainer:
         entry |= self.stage.metrics()
         s = clock.seconds
         entry |= {
+            "time/sync_s": s.get("sync", 0.0),
             "time/interact_s": s.get("interact", 0.0),
             "time/sim_s": sum(e.env_time_s + e.render_time_s for e in eps),
             "time/render_s": sum(e.render_time_s for e in eps),
@@ -655,6 +654,7 @@ def _trainer(
         from ptrim.evaluate import make_env
 
         env_factory = functools.partial(make_env, cfg, suite, seed=cfg.seed)
+    rollouts = make_rollouts(cfg.rollout, env_factory, max_envs=cfg.rl.max_open_envs)
     return GRPOTrainer(
         policy,
         stage,
@@ -666,8 +666,7 @@ def _trainer(
         out_dir=out_dir,
         seed=cfg.seed,
         device=cfg.device,
-        num_envs=cfg.rollout.num_envs,
-        workers=cfg.rollout.workers,
+        rollouts=rollouts,
         live=live,
         progress=progress,
     )

@@ -193,7 +193,9 @@ def test_wrong_type():
 def test_unknown_and_missing_keys(tmp_path):
     msg = error_of("rollout.wrkrs=2")
     assert re.search(
-        r"rollout\.wrkrs: unknown key; allowed keys: \['num_envs', 'workers', 'max_steps'\]", msg
+        r"rollout\.wrkrs: unknown key; allowed keys: "
+        r"\['num_envs', 'workers', 'max_steps', 'backend', 'ray'\]",
+        msg,
     )
     msg = error_of("bc.lr_max=1")
     assert "bc.lr_max: unknown key" in msg and "'warmup_steps'" in msg and "'num_workers'" in msg
@@ -307,3 +309,19 @@ def test_bc_steps_per_model_and_profiles_that_reset_it():
     assert "models.oft.bc_steps = 200: must be > bc.warmup_steps (= 200)" in error_of(
         "models.oft.bc_steps=200"
     )
+
+
+def test_rollout_backend_and_ray_section():
+    cfg = config.load("default", path=PARAMS)
+    assert cfg.rollout.backend == "local"
+    assert (cfg.rollout.ray.address, cfg.rollout.ray.num_workers) == (None, 2)
+    ray = config.load("smoke", ["rollout.backend=ray", "rollout.ray.address=auto"], PARAMS)
+    assert ray.rollout.backend == "ray" and ray.rollout.ray.address == "auto"
+    msg = error_of("rollout.backend=dask")
+    assert "rollout.backend = 'dask'" in msg and "'local' or 'ray'" in msg
+    msg = error_of("rollout.ray.num_workers=0")
+    assert "rollout.ray.num_workers = 0" in msg and "greater than or equal to 1" in msg
+    msg = error_of("rollout.ray.envs_per_worker=-2")
+    assert "rollout.ray.envs_per_worker = -2" in msg
+    msg = error_of("rollout.ray.nodes=3")
+    assert "rollout.ray.nodes: unknown key" in msg and "'envs_per_worker'" in msg

@@ -30,7 +30,7 @@ def fake_libero(monkeypatch):
     monkeypatch.setattr(evaluate, "make_env", make_env)
     cfg = SimpleNamespace(
         bench=lambda suite: SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
-        rollout=SimpleNamespace(num_envs=1, workers="inline"),
+        rollout=SimpleNamespace(num_envs=1, workers="inline", backend="local"),
     )
     return SimpleNamespace(cfg=cfg, built=built, broken=broken)
 

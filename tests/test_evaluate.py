@@ -42,7 +42,7 @@ def fake_world(monkeypatch):
         seed=5,
         device="cpu",
         bench=lambda suite: SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
-        rollout=SimpleNamespace(num_envs=1, workers="inline"),
+        rollout=SimpleNamespace(num_envs=1, workers="inline", backend="local"),
         evaluate=SimpleNamespace(init_states=3, keyframes=2),
         rl=SimpleNamespace(max_open_envs=4),
     )

@@ -164,7 +164,7 @@ def fake_libero(monkeypatch):
     monkeypatch.setattr(evaluate, "make_env", make_env)
     return SimpleNamespace(
         bench=lambda suite: SimpleNamespace(task_list=lambda suite: ["a", "b"], init_states=50),
-        rollout=SimpleNamespace(num_envs=2, workers="inline"),
+        rollout=SimpleNamespace(num_envs=2, workers="inline", backend="local"),
     )
 
 

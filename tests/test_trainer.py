@@ -87,6 +87,7 @@ def stage1_trainer(cfg, out_dir, policy=None, factory=None, live=None, sr_base=0
 
 def first_iteration(tr: trainer.GRPOTrainer):
     clock = trainer.Stopwatch()
+    tr.rollouts.sync(tr.policy)
     groups = tr.draw_groups(0)
     episodes = tr.interact(groups, 0, clock)
     return groups, episodes, tr.score(groups, episodes, 0, clock)
