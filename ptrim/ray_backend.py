@@ -91,6 +91,10 @@ class RolloutWorker:
 
     def __init__(self, env_factory: EnvFactory, size: int, max_envs: int) -> None:
         torch.set_num_threads(1)  # one CPU per actor: torch never competes with the simulator
+        if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
+            # Ray hides GPUs from a CPU actor with an empty list, which robosuite's EGL device
+            # choice cannot parse (ValueError); unset, EGL renders on what it finds (llvmpipe)
+            del os.environ["CUDA_VISIBLE_DEVICES"]
         self.envs = EnvPool(env_factory, size, "inline", max_envs)
         self.policy: Any = None
         self.loaded: tuple[int, int] | None = None  # (policy id, weights version)
