@@ -172,7 +172,8 @@ class RayRollouts:
     def close(self) -> None:
         for actor in self.actors:
             ray.kill(actor)
-        self.actors, self._busy, self._policy = [], {}, None
+        self.actors, self._busy = [], {}
+        self._policy = self._model = self._weights = None  # a later sync() starts afresh
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
