@@ -56,6 +56,7 @@ class Rollouts(Protocol):
         sample: bool,
         keep_obs: bool = False,
         trace: bool = False,
+        bf16: bool = False,
         on_episode: OnEpisode | None = None,
     ) -> list[EpisodeRecord]: ...
 
@@ -90,6 +91,7 @@ class LocalRollouts:
         sample: bool,
         keep_obs: bool = False,
         trace: bool = False,
+        bf16: bool = False,
         on_episode: OnEpisode | None = None,
     ) -> list[EpisodeRecord]:
         """The runs of ``work`` in order; all runs of a task share its batch, round-robin."""
@@ -110,6 +112,7 @@ class LocalRollouts:
                 sample=sample,
                 keep_obs=keep_obs,
                 trace=trace,
+                bf16=bf16,
                 on_episode=on_episode,
             )
             for p, ep in zip(positions, episodes, strict=True):

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m ptrim.bench rollout``, ``… models`` and ``… visuals``.
+"""Benchmarks: ``python -m ptrim.bench rollout``, ``… models``, ``… visuals`` and ``… scale``.
 
 Speed targets are checked here, never in unit tests. Every report names the machine it ran on
 (machines of the same kind differ ~3× in simulator speed).
@@ -7,7 +7,9 @@ Speed targets are checked here, never in unit tests. Every report names the mach
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
+import itertools
 import json
 import platform
 import time
@@ -376,6 +378,193 @@ def _print_visuals(res: dict) -> None:
         )
 
 
+# ============================================================================================
+# scale: rollout workers and the learner (ptrim.scaling)
+# ============================================================================================
+
+
+def bench_scale(args: argparse.Namespace) -> dict:
+    """Rollout throughput (local, Ray with each of ``--workers``), sync and update time, and
+    the projection for ``--project`` workers (:mod:`ptrim.scaling`)."""
+    import torch
+
+    from ptrim import config, scaling, sft
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    family, exec_len = args.family, BASE_EXEC[args.family][1]
+    cfg = config.load(
+        args.profile,
+        [f"rollout.max_steps={args.steps}", f"models.{family}.preset={args.preset}"],
+    )
+    bench = cfg.bench(args.suite)
+    policy = sft.build_policy(cfg, family, args.suite).eval()
+    res: dict = {
+        "benchmark": "scale",
+        "machine": machine(),
+        "profile": cfg.profile,
+        "suite": args.suite,
+        "family": family,
+        "preset": args.preset,
+        "exec_len": exec_len,
+        "image_size": bench.image_size,
+        "cameras": list(bench.cameras),
+        "steps_cap": args.steps,
+        "learner": _learner_times(policy, cfg, args),
+    }
+    print(_learner_line(res["learner"]), flush=True)
+    if args.learner_only:
+        return res
+    measured = _throughputs(policy, cfg, args, exec_len)
+    res["rollouts"] = [t.row() for t in measured]
+    per_chunk = {d: r["update_s"] / r["chunks"] for d, r in res["learner"].items()}
+    for path in args.learner_json:
+        other = json.loads(Path(path).read_text())
+        _check_same_learner(res, other, path)
+        if "cuda" in other["learner"]:  # its fp32 GPU update (bf16 and its CPU: in the file)
+            r = other["learner"]["cuda"]
+            per_chunk[f"cuda ({other['machine']['gpu']})"] = r["update_s"] / r["chunks"]
+    ray1 = next(t for t in measured if t.backend == "ray" and t.workers == 1)
+    local = measured[0]
+    it = scaling.Iteration(
+        episodes_per_s_per_worker=ray1.episodes_per_s,
+        sync_s=ray1.sync_s,
+        update_s_per_chunk=per_chunk,
+        chunks_per_episode=local.policy_calls / local.episodes,
+        group_size=cfg.rl.group_size,
+        groups_per_iter=cfg.rl.groups_per_iter,
+    )
+    res["iteration"] = dataclasses.asdict(it)
+    res["projection"] = scaling.project(it, args.project)
+    res["projection_label"] = scaling.PROJECTION_LABEL
+    measured_rows = [t.row() | {"kind": "measured"} for t in measured]
+    learner_rows = [{"kind": "measured", "learner": d, **r} for d, r in res["learner"].items()]
+    scaling.write_csv(measured_rows + learner_rows + res["projection"], args.csv)
+    scaling.plot(measured, res["projection"], args.png)
+    res["files"] = [str(args.csv), str(args.png)]
+    return res
+
+
+def _learner_times(policy, cfg, args) -> dict:
+    """Seconds of one PPO update over ``--update-chunks`` synthetic chunks, per device."""
+    import copy
+
+    import torch
+
+    from ptrim import scaling
+    from ptrim.grpo import PPOSettings
+
+    bench, out = cfg.bench(args.suite), {}
+    devices = args.learner_devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    settings = PPOSettings.of(cfg.rl, args.family)
+    for device, precision in itertools.product(devices, args.learner_precisions):
+        model = copy.deepcopy(policy).to(device).eval()
+        chunks = scaling.synthetic_chunks(
+            model,
+            args.update_chunks,
+            image_size=bench.image_size,
+            cameras=bench.cameras,
+            proprio_dim=model.spec.proprio_dim,
+            exec_len=BASE_EXEC[args.family][1],
+            seed=cfg.seed,
+        )
+        bf16 = dataclasses.replace(settings, bf16=precision == "bf16")
+        seconds = scaling.measure_update(model, chunks, bf16, repeats=args.repeats)
+        name = device if precision == "fp32" else f"{device} {precision}"
+        out[name] = {"chunks": len(chunks), "update_s": seconds, "micro_batch": bf16.micro_batch}
+    return out
+
+
+def _learner_line(learner: dict) -> str:
+    return "learner update: " + ", ".join(
+        f"{d} {r['update_s']:.2f} s / {r['chunks']} chunks" for d, r in learner.items()
+    )
+
+
+def _check_same_learner(ours: dict, other: dict, path) -> None:
+    keys = ("family", "preset", "image_size", "cameras", "exec_len")
+    differ = [k for k in keys if ours[k] != other.get(k)]
+    if differ:
+        raise SystemExit(
+            f"--learner-json {path}: measured for a different model ("
+            + ", ".join(f"{k} {other.get(k)!r} vs {ours[k]!r}" for k in differ)
+            + "); rerun it with the same --family, --preset and --suite"
+        )
+
+
+def _throughputs(policy, cfg, args, exec_len: int) -> list:
+    """Steady-state throughput of the local backend and of Ray with each ``--workers``."""
+    from ptrim import evaluate, scaling
+    from ptrim.backend import LocalRollouts
+    from ptrim.config import RayConfig
+
+    task = cfg.bench(args.suite).task_list(args.suite)[args.task]
+    env_factory = functools.partial(evaluate.make_env, cfg, args.suite, seed=cfg.seed)
+    work = scaling.groups_work(task, args.groups, args.group_size, exec_len, cfg.seed)
+    out = []
+    with LocalRollouts(env_factory, 1, "inline", max_envs=2) as local:
+        warm = scaling.groups_work(task, 1, 1, exec_len, cfg.seed + 10_000)
+        out.append(
+            scaling.measure_rollouts(local, policy, work, backend="local", workers=1, warmup=warm)
+        )
+    print(_throughput_line(out[-1]), flush=True)
+    from ptrim.ray_backend import RayRollouts
+
+    for n in args.workers:
+        ray_cfg = RayConfig(address=args.address, num_workers=n, envs_per_worker=1)
+        with RayRollouts(env_factory, ray_cfg, max_envs=2) as ray:
+            warm = scaling.groups_work(task, n, 1, exec_len, cfg.seed + 10_000)
+            out.append(
+                scaling.measure_rollouts(ray, policy, work, backend="ray", workers=n, warmup=warm)
+            )
+        print(_throughput_line(out[-1]), flush=True)
+    return out
+
+
+def _throughput_line(t) -> str:
+    return (
+        f"{t.backend:<6} {t.workers:>2} worker(s): {t.episodes} episodes, {t.env_steps} steps in"
+        f" {t.wall_s:.1f} s = {t.episodes_per_s:.3f} episodes/s, {t.steps_per_s:.1f} steps/s;"
+        f" sync {1000 * t.sync_s:.0f} ms"
+    )
+
+
+def _print_scale(res: dict) -> None:
+    print(_machine_line(res["machine"]))
+    print(
+        f"{res['family']} ({res['preset']}, h = {res['exec_len']}) on {res['suite']}, two"
+        f" {res['image_size']}² cameras, episodes capped at {res['steps_cap']} steps"
+    )
+    print(_learner_line(res["learner"]))
+    if "rollouts" not in res:
+        return
+    rows = {(r["backend"], r["workers"]): r for r in res["rollouts"]}
+    for r in res["rollouts"]:
+        print(
+            f"  {r['backend']:<6} {r['workers']:>2} worker(s):"
+            f" {r['episodes_per_s']:.3f} episodes/s, {r['steps_per_s']:.1f} steps/s"
+        )
+    if ("ray", 1) in rows and ("ray", 2) in rows:
+        eff = rows[("ray", 2)]["episodes_per_s"] / (2 * rows[("ray", 1)]["episodes_per_s"])
+        print(f"  2-worker efficiency (eps/s of 2 ÷ 2 × eps/s of 1): {eff:.2f}")
+    it = res["iteration"]
+    print(
+        f"iteration of the profile: {it['groups_per_iter']} groups × G = {it['group_size']},"
+        f" {it['chunks_per_episode']:.1f} chunks per episode"
+    )
+    print(f"{res['projection_label']}:")
+    print(
+        f"{'workers':>7} {'batch':<10} {'learner':<30} {'episodes':>8} {'rollout':>9}"
+        f" {'update':>8} {'iteration':>9}"
+    )
+    for r in res["projection"]:
+        print(
+            f"{r['workers']:>7} {r['batch']:<10} {r['learner']:<30} {r['episodes']:>8}"
+            f" {r['rollout_s']:>8.1f}s {r['update_s']:>7.1f}s {r['iteration_s']:>8.1f}s"
+        )
+    print("written:", ", ".join(res["files"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ptrim.bench", description=__doc__.split("\n")[0]
@@ -411,8 +600,41 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--png", help="side-by-side images (full on top), e.g. /tmp/lowpoly_{suite}.png")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p = sub.add_parser(
+        "scale", help="rollout throughput (local, Ray workers), learner update, projection"
+    )
+    p.add_argument("--profile", default="default", help="params.yaml profile (its rl batch)")
+    p.add_argument("--suite", default="libero_object")
+    p.add_argument("--task", type=int, default=0, help="task index in the profile's suite")
+    p.add_argument("--family", default="pi05", choices=list(BASE_EXEC))
+    p.add_argument("--preset", default="small", choices=["micro", "small", "base"])
+    p.add_argument("--steps", type=int, default=100, help="episode step cap (rollout.max_steps)")
+    p.add_argument("--groups", type=int, default=4, help="groups in the timed batch")
+    p.add_argument("--group-size", type=int, default=4)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Ray worker counts")
+    p.add_argument("--address", default=None, help="an existing Ray cluster (default: local)")
+    p.add_argument("--update-chunks", type=int, default=128, help="chunks in the timed update")
+    p.add_argument("--learner-devices", nargs="+", help="default: cpu, and cuda if present")
+    p.add_argument("--learner-precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    p.add_argument(
+        "--learner-json",
+        nargs="*",
+        default=[],
+        help="another machine's `scale --learner-only --json` (e.g. a GPU's) for the projection",
+    )
+    p.add_argument("--learner-only", action="store_true", help="only the update (no simulator)")
+    p.add_argument("--project", type=int, nargs="+", default=[1, 2, 8, 32, 128])
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--csv", type=Path, default=Path("paper_figures/scaling.csv"))
+    p.add_argument("--png", type=Path, default=Path("paper_figures/scaling.png"))
+    p.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if args.what == "rollout":
+    if args.what == "scale":
+        res = bench_scale(args)
+        print()
+        _print_scale(res)
+    elif args.what == "rollout":
         res = bench_rollout(args)
         _print_rollout(res)
     elif args.what == "visuals":

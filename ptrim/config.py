@@ -491,6 +491,9 @@ class RLConfig:
     epochs: Annotated[int, Field(ge=1, le=100)] = 1  # PPO passes over each iteration's chunks
     minibatches: Annotated[int, Field(ge=1)] = 1  # optimizer steps per epoch
     micro_batch: Annotated[int, Field(ge=1)] = 32  # chunks per forward/backward (memory only)
+    # bf16: autocast around the update's log-prob forward (sampling stays fp32, so the
+    # recorded log-probs are exact and the first PPO ratio is 1 up to bf16 rounding)
+    precision: Literal["fp32", "bf16"] = "fp32"
     checkpoint_every: Annotated[int, Field(ge=1)] = 5  # iterations (+ one at the end)
     # environments kept open across iterations, per task, least recently used closed first (a
     # LIBERO env holds ~0.7 GB and takes ~6 s to build on 2 cores); at least one task's batch

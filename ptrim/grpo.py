@@ -89,6 +89,7 @@ class PPOSettings:
     epochs: int
     minibatches: int
     micro_batch: int
+    bf16: bool = False  # autocast the log-prob forward (rl.precision)
 
     @classmethod
     def of(cls, rl: Any, family: str) -> PPOSettings:
@@ -101,6 +102,7 @@ class PPOSettings:
             epochs=rl.epochs,
             minibatches=rl.minibatches,
             micro_batch=rl.micro_batch,
+            bf16=rl.precision == "bf16",
         )
 
 
@@ -127,6 +129,7 @@ def ppo_update(
     accumulated, so its loss is the token-mean over all its chunks
     (:func:`ptrim.rewards.ppo_loss`) plus ``kl_coef`` × the mean :func:`kl_to_reference`.
     Gradients are clipped to ``grad_clip`` (global norm over the optimizer's parameters).
+    ``bf16``: the forward runs under bf16 autocast, the loss in fp32.
     Stats: ``loss``, ``clip_frac``, ``dual_clip_frac``, ``approx_kl`` (old ‖ new),
     ``ratio_mean``, ``kl_ref`` (if ``reference``), ``grad_norm`` (before clipping),
     ``optimizer_steps``, ``chunks``. With no chunks nothing is updated."""
@@ -135,6 +138,7 @@ def ppo_update(
     if n == 0:
         return out
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    autocast = torch.autocast(params[0].device.type, torch.bfloat16, enabled=settings.bf16)
     sums: dict[str, float] = {}
     weight, grad_norms = 0, []
     for _ in range(settings.epochs):
@@ -143,7 +147,8 @@ def ppo_update(
             optimizer.zero_grad(set_to_none=True)
             for micro in torch.split(part, settings.micro_batch):
                 batch = [chunks[i] for i in micro.tolist()]
-                logp_new = chunk_log_probs(policy, batch)
+                with autocast:
+                    logp_new = chunk_log_probs(policy, batch).float()
                 logp_old = torch.tensor([c.logp_old for c in batch], dtype=logp_new.dtype)
                 adv = torch.tensor([c.advantage for c in batch], dtype=logp_new.dtype)
                 loss, stats = rewards.ppo_loss(
@@ -155,8 +160,8 @@ def ppo_update(
                     settings.dual_clip,
                 )
                 if reference is not None:
-                    with torch.no_grad():
-                        logp_ref = chunk_log_probs(reference, batch)
+                    with torch.no_grad(), autocast:
+                        logp_ref = chunk_log_probs(reference, batch).float()
                     kl = kl_to_reference(logp_new, logp_ref).mean()
                     loss = loss + settings.kl_coef * kl
                     stats["kl_ref"] = float(kl.detach())

@@ -203,12 +203,13 @@ class RayRollouts:
         sample: bool,
         keep_obs: bool = False,
         trace: bool = False,
+        bf16: bool = False,
         on_episode: OnEpisode | None = None,
     ) -> list[EpisodeRecord]:
         """The runs of ``work`` in order, on the actors, with the weights of the last sync."""
         if self._weights is None:
             raise RuntimeError("sync(policy) before run()")
-        options = {"sample": sample, "keep_obs": keep_obs, "trace": trace}
+        options = {"sample": sample, "keep_obs": keep_obs, "trace": trace, "bf16": bf16}
         leased = [[work[i] for i in lease] for lease in leases(work, self.cfg.envs_per_worker)]
         todo, done = deque(range(len(leased))), {}
         self._replaced_now = 0

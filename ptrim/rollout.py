@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,6 +96,13 @@ def make_jobs(
     ]
 
 
+def _device_type(policy: Any) -> str:
+    """``cuda`` or ``cpu``: where ``policy``'s parameters live (``cpu`` if it has none)."""
+    params = getattr(policy, "parameters", None)
+    first = next(iter(params()), None) if callable(params) else None
+    return first.device.type if first is not None else "cpu"
+
+
 def rollout(
     policy: ChunkPolicy,
     envs: EnvBatch,
@@ -104,6 +112,7 @@ def rollout(
     keep_obs: bool = False,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
     trace: bool = False,
+    bf16: bool = False,
 ) -> list[EpisodeRecord]:
     """Run ``jobs`` and return one :class:`EpisodeRecord` per job, in job order.
 
@@ -113,8 +122,11 @@ def rollout(
     ``trace`` records every step's executed action and the proprioception after it (plus the
     one after reset) into ``proprio_trace``/``action_trace``; it needs environments with a
     ``proprio()`` method, and the extra reads are not counted in ``env_time_s``.
+    ``bf16`` plans under bf16 autocast (``rl.precision``: RL samples in the precision it will
+    score in, so the first PPO ratio is 1).
     """
     H = policy.plan_horizon
+    autocast = torch.autocast(_device_type(policy), torch.bfloat16, enabled=bf16)
     for j in jobs:
         if not 1 <= j.exec_len <= H:
             raise ValueError(f"{j}: exec_len must be in 1..H = {H}")
@@ -161,11 +173,12 @@ def rollout(
             t0 = time.perf_counter()
             observations = envs.observe(need)
             t1 = time.perf_counter()
-            plan = policy.plan(
-                stack_observations(observations),
-                sample=sample,
-                generator=[running[i][3] for i in need],
-            )
+            with autocast:
+                plan = policy.plan(
+                    stack_observations(observations),
+                    sample=sample,
+                    generator=[running[i][3] for i in need],
+                )
             t2 = time.perf_counter()
             actions = np.asarray(plan.actions)
             if actions.shape[:2] != (len(need), H):

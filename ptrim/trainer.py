@@ -417,7 +417,7 @@ class GRPOTrainer:
         """Episodes of every run of ``work``, in order (:meth:`ptrim.backend.Rollouts.run`);
         the seconds spent building environments go to ``env_build``."""
         built = self.rollouts.build_s
-        episodes = self.rollouts.run(work, sample=True, keep_obs=keep_obs)
+        episodes = self.rollouts.run(work, sample=True, keep_obs=keep_obs, bf16=self.settings.bf16)
         clock.add("env_build", self.rollouts.build_s - built)
         return episodes
 

@@ -514,3 +514,37 @@ def test_explicit_per_model_ladders_override_the_ratios():
         stages.make_curriculum(s1, 4, model="oft", **pick)
     with pytest.raises(config.ConfigError, match="ladders"):
         config.load("default", ["rl.stage1.ladders={oft: [0]}"])
+
+
+@pytest.mark.parametrize("family", ["oft", "pi05"])
+def test_bf16_samples_and_scores_in_bf16_so_the_first_ratio_is_one(tmp_path, family):
+    """``rl.precision: bf16``: the rollouts plan under bf16 autocast and the update scores under
+    it too, so the first PPO ratio is 1 up to batch-shape rounding; scoring those same plans in
+    fp32 moves it (the autocast is really on)."""
+    import dataclasses
+
+    from ptrim.models import build
+
+    torch.manual_seed(0)
+    policy = build(family, "micro", 8, image_size=16, cameras=("agentview",))
+    factory = reach({0: 0.3, 1: 0.3, 2: 0.3}, image_size=16, proprio_dim=8, action_dim=7)
+    cfg = cfg_with("rl.precision=bf16")
+    tr = stage1_trainer(cfg, tmp_path, policy=policy, factory=factory)
+    assert tr.settings.bf16
+    _, episodes, scores = first_iteration(tr)
+    chunks = grpo.chunks_of(episodes, scores.advantage, scores.keep)
+    stats = {}
+    for bf16 in (True, False):
+        model = copy.deepcopy(policy)
+        optimizer = torch.optim.AdamW(list(model.trainable_in_rl()), lr=0.0)
+        with grpo.only_training(model, list(model.trainable_in_rl())):
+            stats[bf16] = grpo.ppo_update(
+                model,
+                optimizer,
+                chunks,
+                dataclasses.replace(tr.settings, bf16=bf16),
+                generator=torch.Generator().manual_seed(0),
+            )
+    assert stats[True]["ratio_mean"] == pytest.approx(1.0, abs=5e-3)
+    assert abs(stats[False]["ratio_mean"] - 1.0) > abs(stats[True]["ratio_mean"] - 1.0)
+    assert np.isfinite(stats[True]["loss"]) and np.isfinite(stats[True]["grad_norm"])
