@@ -104,6 +104,57 @@ def test_a_grpo_iteration_on_ray_ends_with_the_weights_of_a_local_one(ray, tmp_p
         torch.testing.assert_close(w_ray[k], v, rtol=0, atol=0)
 
 
+class Killed(Exception):
+    """Stands for the learner process dying."""
+
+
+@pytest.mark.ray
+def test_a_learner_killed_mid_run_resumes_on_ray_to_the_uninterrupted_weights(
+    ray, tmp_path, monkeypatch
+):
+    """Three stage-1 iterations on Ray; a run killed inside its third update restarts from the
+    checkpoint of iteration 2 (new workers, new weights in the object store) and ends with the
+    weights of the run that was never killed."""
+    from ptrim import grpo
+    from tests.fakes import GaussianPolicy
+    from tests.test_trainer import TASKS, cfg_with, reach
+
+    cfg = cfg_with(
+        "rollout.backend=ray",
+        "rollout.num_envs=1",
+        "rollout.ray.num_workers=2",
+        "rl.stage1.iterations=3",
+        "rl.checkpoint_every=2",
+    )
+
+    def run(out_dir):
+        policy = GaussianPolicy(plan_horizon=8)
+        out = trainer.train_stage1(
+            policy, cfg, SUITE, tmp_path / out_dir, model_name="oft", sr_base=0.5, start_h=2,
+            tasks=TASKS, env_factory=reach(), progress=False,
+        )  # fmt: skip
+        return policy, out
+
+    reference, _ = run("ref")
+    real_update, updates = grpo.ppo_update, []
+
+    def update_then_die(*args, **kwargs):
+        updates.append(1)
+        if len(updates) == 3:
+            raise Killed
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(grpo, "ppo_update", update_then_die)
+    with pytest.raises(Killed):
+        run("run")
+    monkeypatch.setattr(grpo, "ppo_update", real_update)
+    policy, out = run("run")
+    assert out["resumed_from"] == 2 and out["finished"] and out["iteration"] == 3
+    for k, v in reference.state_dict().items():
+        torch.testing.assert_close(policy.state_dict()[k], v, rtol=0, atol=0)
+    assert not torch.equal(GaussianPolicy(plan_horizon=8).head.weight, policy.head.weight)
+
+
 # ------------------------------------------------------------------------------ real LIBERO
 @pytest.fixture(scope="module")
 def libero_case():
