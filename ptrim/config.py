@@ -51,8 +51,35 @@ class ConfigError(ValueError):
     """A value in params.yaml (or an override) that is not allowed."""
 
 
+class _TaskSelection:
+    """What every benchmark section checks and answers the same way: cameras listed once, tasks
+    that exist in each of its suites, and the selected task names of a suite."""
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"cameras listed twice: {list(v)}")
+        return v
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, v: Any, info: ValidationInfo) -> Any:
+        if v != "all":
+            for suite in info.data.get("suites", ()):
+                for t in v:
+                    registry.resolve_task(suite, t)
+        return v
+
+    def task_list(self, suite: str) -> tuple[str, ...]:
+        """Task names of ``suite`` selected by ``tasks``."""
+        if self.tasks == "all":
+            return registry.task_names(suite)
+        return tuple(registry.resolve_task(suite, t) for t in self.tasks)
+
+
 @dataclass(config=_STRICT)
-class LiberoConfig:
+class LiberoConfig(_TaskSelection):
     """LIBERO benchmark: which tasks, what the policy sees, how long an episode may run."""
 
     suites: Annotated[
@@ -84,13 +111,6 @@ class LiberoConfig:
             raise ValueError(f"suites listed twice: {list(v)}")
         return out
 
-    @field_validator("cameras")
-    @classmethod
-    def _unique_cameras(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(v)) != len(v):
-            raise ValueError(f"cameras listed twice: {list(v)}")
-        return v
-
     @field_validator("max_steps")
     @classmethod
     def _limits(cls, v: dict[str, int]) -> dict[str, int]:
@@ -103,28 +123,12 @@ class LiberoConfig:
             raise ValueError(f"step limits must be positive integers, got {bad}")
         return out
 
-    @field_validator("tasks")
-    @classmethod
-    def _known_tasks(cls, v: Any, info: ValidationInfo) -> Any:
-        if v != "all":
-            for suite in info.data.get("suites", ()):
-                for t in v:
-                    libero_setup.resolve_task(suite, t)
-        return v
-
-    def task_list(self, suite: str) -> tuple[str, ...]:
-        """Task names of ``suite`` selected by ``tasks``."""
-        names = libero_setup.task_names(suite)
-        if self.tasks == "all":
-            return names
-        return tuple(libero_setup.resolve_task(suite, t) for t in self.tasks)
-
     def step_limit(self, suite: str) -> int:
         return self.max_steps[libero_setup.canonical_suite(suite)]
 
 
 @dataclass(config=_STRICT)
-class _OtherBenchmarkConfig:
+class _OtherBenchmarkConfig(_TaskSelection):
     """A benchmark beside LIBERO (Meta-World, ManiSkill3): which suites this profile runs
     (none: the benchmark is off), which models train on them, what the policy sees."""
 
@@ -154,28 +158,6 @@ class _OtherBenchmarkConfig:
         if len(set(v)) != len(v):
             raise ValueError(f"suites listed twice: {list(v)}")
         return v
-
-    @field_validator("cameras")
-    @classmethod
-    def _unique_cameras(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(v)) != len(v):
-            raise ValueError(f"cameras listed twice: {list(v)}")
-        return v
-
-    @field_validator("tasks")
-    @classmethod
-    def _known_tasks(cls, v: Any, info: ValidationInfo) -> Any:
-        if v != "all":
-            for suite in info.data.get("suites", ()):
-                for t in v:
-                    registry.resolve_task(suite, t)
-        return v
-
-    def task_list(self, suite: str) -> tuple[str, ...]:
-        """Task names of ``suite`` selected by ``tasks``."""
-        if self.tasks == "all":
-            return registry.task_names(suite)
-        return tuple(registry.resolve_task(suite, t) for t in self.tasks)
 
     def step_limit(self, suite: str) -> int | None:
         """The step limit of ``suite``'s tasks (None: each task's own, set by the adapter)."""

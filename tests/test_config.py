@@ -325,3 +325,13 @@ def test_rollout_backend_and_ray_section():
     assert "rollout.ray.envs_per_worker = -2" in msg
     msg = error_of("rollout.ray.nodes=3")
     assert "rollout.ray.nodes: unknown key" in msg and "'envs_per_worker'" in msg
+
+
+@pytest.mark.parametrize("section", ["libero", "metaworld", "maniskill"])
+def test_every_benchmark_section_refuses_a_camera_twice_and_an_unknown_task(section):
+    suites = {"libero": [], "metaworld": ["metaworld.suites=[metaworld_mt10]"],
+              "maniskill": ["maniskill.suites=[maniskill]"]}[section]  # fmt: skip
+    msg = error_of(*suites, f"{section}.cameras=[wrist, wrist]")
+    assert f"{section}.cameras" in msg and "cameras listed twice" in msg
+    msg = error_of(*suites, f"{section}.tasks=[no_such_task]")
+    assert f"{section}.tasks" in msg and "no_such_task" in msg

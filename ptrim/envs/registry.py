@@ -16,6 +16,9 @@ Nothing here imports a simulator: suites are validated and looked up without bui
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from ptrim.envs import libero_setup
 
 BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -24,6 +27,18 @@ BENCHMARKS: dict[str, tuple[str, ...]] = {
     "maniskill": ("maniskill",),
 }
 ALL_SUITES: tuple[str, ...] = tuple(s for suites in BENCHMARKS.values() for s in suites)
+# each benchmark's module with task_names(suite) and resolve_task(suite, task) (no simulator)
+ADAPTERS: dict[str, str] = {
+    "libero": "ptrim.envs.libero_setup",
+    "metaworld": "ptrim.envs.metaworld",
+    "maniskill": "ptrim.envs.maniskill",
+}
+# the environment class of each benchmark built from (suite, task, image_size, cameras,
+# max_steps, seed); LIBERO has its own factory (ptrim.envs.libero.make_libero_env)
+ENV_CLASSES: dict[str, tuple[str, str]] = {
+    "metaworld": ("ptrim.envs.metaworld", "MetaWorldEnv"),
+    "maniskill": ("ptrim.envs.maniskill", "ManiSkillEnv"),
+}
 
 
 def canonical_suite(name: str) -> str:
@@ -47,34 +62,22 @@ def benchmark_of(suite: str) -> str:
     return next(b for b, suites in BENCHMARKS.items() if suite in suites)
 
 
+def _adapter(suite: str) -> tuple[str, Any]:
+    """``suite``'s canonical name and its benchmark's module (:data:`ADAPTERS`)."""
+    suite = canonical_suite(suite)
+    return suite, importlib.import_module(ADAPTERS[benchmark_of(suite)])
+
+
 def task_names(suite: str) -> tuple[str, ...]:
     """Every task of ``suite`` in index order (imports the benchmark's package, not a sim)."""
-    suite = canonical_suite(suite)
-    bench = benchmark_of(suite)
-    if bench == "libero":
-        return libero_setup.task_names(suite)
-    if bench == "metaworld":
-        from ptrim.envs import metaworld
-
-        return metaworld.task_names(suite)
-    from ptrim.envs import maniskill
-
-    return maniskill.task_names(suite)
+    suite, adapter = _adapter(suite)
+    return adapter.task_names(suite)
 
 
 def resolve_task(suite: str, task: int | str) -> str:
     """A task's name from its index or name; raises with the valid names."""
-    suite = canonical_suite(suite)
-    bench = benchmark_of(suite)
-    if bench == "libero":
-        return libero_setup.resolve_task(suite, task)
-    if bench == "metaworld":
-        from ptrim.envs import metaworld
-
-        return metaworld.resolve_task(suite, task)
-    from ptrim.envs import maniskill
-
-    return maniskill.resolve_task(suite, task)
+    suite, adapter = _adapter(suite)
+    return adapter.resolve_task(suite, task)
 
 
 def step_limit(cfg, suite: str, task: int | str) -> int | None:
@@ -102,16 +105,12 @@ def make_env(cfg, suite: str, task: int | str, *, seed: int = 0):
         from ptrim.envs.libero import make_libero_env
 
         return make_libero_env(section, suite, task, seed=seed, max_steps=limit)
-    kwargs = {
-        "image_size": section.image_size,
-        "cameras": tuple(section.cameras),
-        "max_steps": limit,
-        "seed": seed,
-    }
-    if bench == "metaworld":
-        from ptrim.envs.metaworld import MetaWorldEnv
-
-        return MetaWorldEnv(suite, task, **kwargs)
-    from ptrim.envs.maniskill import ManiSkillEnv
-
-    return ManiSkillEnv(suite, task, **kwargs)
+    module, name = ENV_CLASSES[bench]
+    return getattr(importlib.import_module(module), name)(
+        suite,
+        task,
+        image_size=section.image_size,
+        cameras=tuple(section.cameras),
+        max_steps=limit,
+        seed=seed,
+    )
