@@ -160,10 +160,10 @@ def _project_copy(tmp_path: Path, profile: str) -> Path:
 @pytest.mark.timeout(1800)
 @pytest.mark.skipif(
     os.environ.get("PTRIM_SMOKE_DAG") != "1",
-    reason="the smoke DAG (36 stages: 4 families on LIBERO, OFT on Meta-World and ManiSkill) "
-    "took 17.5 min on 2 cores before its trims (1 LIBERO task, 24-step cap), not re-measured; "
-    "~10 s of each stage is kernel start and imports. Set "
-    "PTRIM_SMOKE_DAG=1 to run it; fitting CI (<= 10 min) is the open part of issue 8",
+    reason="the smoke DAG (37 stages: 4 families on LIBERO, OFT on Meta-World and ManiSkill) "
+    "takes 16.8 min on 2 cores (2026-11-27, one `dvc repro` per stage, 14-42 s each; a stage "
+    "that does nothing costs ~14 s of dvc, kernel start and imports). Set PTRIM_SMOKE_DAG=1 to "
+    "run it; fitting CI (<= 10 min) is the open part of issue 8",
 )
 def test_smoke_profile_runs_the_whole_dag(tmp_path):
     """What `make repro` does, on the smoke profile from nothing: every stage the profile trains
