@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,14 +73,7 @@ def _run_metaworld_expert(env, init_state: int, *, seed: int, redundancy: float)
     budget = int(0.7 * env.max_steps)
     expert = MetaWorldExpert(env.task, redundancy, np.random.default_rng(seed), budget)
     ep = ExpertEpisode(init_state, seed, redundancy)
-    while ep.steps < env.max_steps:
-        action = expert.act(env.state_obs(), ep.steps)
-        _record_step(ep, env, action)
-        if env.step(action):
-            ep.success = True
-        ep.steps += 1
-        if ep.success:
-            break
+    _drive(env, ep, lambda step: expert.act(env.state_obs(), step))
     expert._finish(ep.steps)
     ep.events, ep.speed_scale = expert.events, expert.redundancy.speed_scale
     return ep
@@ -93,16 +87,21 @@ def _run_maniskill_expert(env, init_state: int, *, seed: int, redundancy: float)
     budget = int(BUDGET_FRACTION * env.max_steps)
     expert = ManiSkillExpert(env, env.task, redundancy, np.random.default_rng(seed), budget)
     ep = ExpertEpisode(init_state, seed, redundancy)
+    _drive(env, ep, expert.act)
+    ep.events, ep.speed_scale = expert.events, expert.speed_scale
+    return ep
+
+
+def _drive(env, ep: ExpertEpisode, act: Callable[[int], np.ndarray]) -> None:
+    """Step ``env`` with ``act(step)`` until it reports success or reaches its step limit,
+    recording each step (:func:`_record_step`) into ``ep``."""
     while ep.steps < env.max_steps:
-        action = expert.act(ep.steps)
+        action = act(ep.steps)
         _record_step(ep, env, action)
-        if env.step(action):
-            ep.success = True
+        ep.success = bool(env.step(action))
         ep.steps += 1
         if ep.success:
             break
-    ep.events, ep.speed_scale = expert.events, expert.speed_scale
-    return ep
 
 
 def _record_step(ep: ExpertEpisode, env, action: np.ndarray) -> None:
