@@ -532,8 +532,9 @@ def _throughput_line(t) -> str:
 def _print_scale(res: dict) -> None:
     print(_machine_line(res["machine"]))
     print(
-        f"{res['family']} ({res['preset']}, h = {res['exec_len']}) on {res['suite']}, two"
-        f" {res['image_size']}² cameras, episodes capped at {res['steps_cap']} steps"
+        f"{res['family']} ({res['preset']}, h = {res['exec_len']}) on {res['suite']},"
+        f" {res['image_size']}² {'+'.join(res['cameras'])}, episodes capped at"
+        f" {res['steps_cap']} steps"
     )
     print(_learner_line(res["learner"]))
     if "rollouts" not in res:
