@@ -181,3 +181,13 @@ def test_table2_puts_each_benchmarks_paper_numbers_beside_our_suites(result):
     assert frame.loc[("ManiSkill3", "base"), "OpenVLA-OFT (paper)"] == "60.6 / 53.1 / 8 / 1.00"
     assert frame.loc[("Meta-World MT10", "PolicyTrim"), "π0.5 (paper)"].endswith("/ 2.52")
     assert "PutOnPlateInScene25" in paper.TABLE2_NOTE
+
+
+def test_every_file_committed_in_paper_figures_is_described():
+    """What git holds in ``paper_figures/`` (the benchmark's ``scaling.*`` today, the figures
+    stage's outputs after a run) all have an entry in the index."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "paper_figures"
+    assert (root / "scaling.png").is_file() and (root / "scaling.csv").is_file()
+    assert catalog.undescribed(root) == []
