@@ -70,7 +70,7 @@ repro: setup  ## rebuild every result of the active profile (params.yaml: profil
 	$(BIN)/dvc repro --single-item $$($(BIN)/python -m ptrim.pipeline stages)
 
 test: setup $(CHROMIUM)  ## run the test suite (builds real LIBERO environments, opens Lab in Chromium)
-	PTRIM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	PTRIM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest --durations=25
 
 lab: setup  ## JupyterLab on the project; the notebooks/*.py open as notebooks (double click)
 	$(BIN)/python -m ptrim.lab $(LAB_ARGS)
