@@ -9,6 +9,11 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `pytest -n 2` on 2 cores: one intra-op thread per worker (and in every process it
+    # starts), or two 2-thread torch workers beside simulators slow each other 3-14x
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

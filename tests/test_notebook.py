@@ -121,6 +121,7 @@ def _project_copy(tmp_path: Path, profile: str) -> Path:
 @pytest.mark.sim
 @pytest.mark.maniskill
 @pytest.mark.slow
+@pytest.mark.dag
 @pytest.mark.timeout(1800)
 def test_smoke_profile_runs_the_whole_dag(tmp_path):
     """The smoke profile from nothing, two stages at a time (`python -m ptrim.repro --jobs 2`):
