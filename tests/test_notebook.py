@@ -128,7 +128,7 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
     every stage the profile trains (`python -m ptrim.pipeline stages`: demos, BC, profiling,
     both RL stages, paired evaluation of every family on LIBERO and of OFT on Meta-World and
     ManiSkill, ablations, figures), then nothing left to run. Its wall time is printed (the
-    target, <= 10 min, is read off CI's log, not asserted: 8.0 min on 2 cores, 2026-11-27)."""
+    target, <= 10 min, is read off CI's log, not asserted: 523 s in a clean-clone CI run, 2026-11-27)."""
     import time
 
     project = _project_copy(tmp_path, "smoke")
@@ -148,18 +148,22 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
     assert done.returncode == 0, f"repro failed:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
     print(done.stdout)
     print(f"smoke DAG: {len(listed)} stages, two at a time, took {wall:.0f} s")
-    status = subprocess.run(
-        [dvc, "status", *listed], cwd=project, env=env, text=True, capture_output=True
-    )
-    assert "up to date" in status.stdout, status.stdout
+
+    def stale() -> set[str]:
+        """The profile's stages `dvc status` reports changed (one call for the whole project:
+        with the 37 stages as targets DVC re-reads dvc.yaml and dvc.lock per target, ~90 s)."""
+        status = subprocess.run(
+            [dvc, "status", "--json"], cwd=project, env=env, text=True, capture_output=True
+        )
+        assert status.returncode == 0, status.stderr[-3000:]
+        return set(json.loads(status.stdout)) & set(listed)
+
+    assert stale() == set()
     # a parameter change invalidates only the stages that read it (`dvc exp run -S` reruns those)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["default"]["evaluate"]["keyframes"] = 4
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    status = subprocess.run(
-        [dvc, "status", "--json", *listed], cwd=project, env=env, text=True, capture_output=True
-    )
-    changed = set(json.loads(status.stdout))
+    changed = stale()
     assert changed == {s for s in listed if s.startswith("evaluate@")} | {"ablations"}, changed
     assert {"evaluate@oft-metaworld_mt10", "evaluate@oft-maniskill"} <= changed
 
