@@ -11,6 +11,8 @@ the results changing (papermill timestamps and durations, execution counts, kern
 cell ids, the paths it was run from, stderr — progress bars and logs), so re-running an
 unchanged stage rewrites the same bytes. Measured timings belong in metrics files, not in the
 notebook's printed output.
+How long each run took (summed over interruptions, pauses not counted) goes to
+``data/timings/<notebook stem>.jsonl`` (:mod:`ptrim.stage_times`).
 """
 
 from __future__ import annotations
@@ -143,6 +145,12 @@ def skip_untrained(output: str | Path, parameters: dict[str, Any]) -> str | None
     return reason
 
 
+def _active_profile() -> str | None:
+    """``profile`` in the project's params.yaml (what a stage run without ``-p profile`` uses)."""
+    params = repo_root() / "params.yaml"
+    return yaml.safe_load(params.read_text()).get("profile") if params.exists() else None
+
+
 def _parse_params(pairs: list[list[str]]) -> dict[str, Any]:
     return {name: yaml.safe_load(value) for name, value in pairs}
 
@@ -169,7 +177,11 @@ def main(argv: list[str] | None = None) -> None:
     if reason:
         print(f"skipped {args.source} ({reason}) -> {args.output}")
         return
-    execute(args.source, args.output, parameters, cwd=args.cwd)
+    from ptrim.stage_times import TIMINGS_DIR, StageClock
+
+    profile = parameters.get("profile") or _active_profile()
+    with StageClock(repo_root() / TIMINGS_DIR, Path(args.output).stem, profile):
+        execute(args.source, args.output, parameters, cwd=args.cwd)
     print(f"executed {args.source} -> {args.output}")
 
 

@@ -182,6 +182,18 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
         assert result["base"]["facts"]["episodes"] == 1  # 1 task x 1 initial state
     assert "ManiSkill3" in (project / "paper_figures/table2_maniskill_metaworld.md").read_text()
 
+    # every stage notebook that ran timed itself (ptrim/stage_times.py), under its profile
+    from ptrim import stage_times
+
+    ran = {
+        path.stem
+        for path in (project / "data/notebooks").glob("*.ipynb")
+        if not nbformat.read(path, as_version=4).cells[0].source.startswith("Skipped")
+    }
+    runs = stage_times.read(project / "data/timings")
+    timed = {r["stage"] for r in runs if r["ok"] and r["profile"] == "smoke" and r["running_s"] > 0}
+    assert len(ran) >= 30 and ran <= timed, sorted(ran - timed)
+
     # the first stage's record: every LIBERO suite built and timed, its frames drawn, the
     # profile in dvc.lock; forced again, its executed notebook comes out byte for byte the same
     metrics = json.loads((project / "data/metrics/envcheck.json").read_text())

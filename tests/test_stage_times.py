@@ -1,0 +1,122 @@
+"""Stage running times summed over interruptions (ptrim/stage_times.py), on a fake clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ptrim import stage_times
+from ptrim.stage_times import StageClock
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _clock(tmp_path, clock, stem="02_sft_oft-libero_object", profile="default"):
+    # a period far longer than the test: only the explicit refreshes below count time
+    return StageClock(tmp_path, stem, profile, period=1000.0, clock=clock)
+
+
+def test_a_finished_run_counts_its_running_time_and_skips_a_stopped_stretch(tmp_path):
+    clock = FakeClock()
+    with _clock(tmp_path, clock) as c:
+        assert (tmp_path / "02_sft_oft-libero_object.running.json").exists()
+        clock.t = 600.0
+        c._refresh()
+        clock.t = 900.0
+        c._refresh()
+        clock.t = 900.0 + 10_000  # SIGSTOPped for ~3 h: longer than 3 periods, not running
+        c._refresh()
+        clock.t += 120.0
+    [run] = stage_times.read(tmp_path)
+    assert run["ok"] is True and run["running_s"] == 1020.0
+    assert run["stage"] == "02_sft_oft-libero_object" and run["profile"] == "default"
+    assert not (tmp_path / "02_sft_oft-libero_object.running.json").exists()
+
+
+def test_a_failed_run_is_recorded_as_failed_and_the_error_still_raises(tmp_path):
+    clock = FakeClock()
+    with pytest.raises(RuntimeError, match="cell failed"):
+        with _clock(tmp_path, clock):
+            clock.t = 30.0
+            raise RuntimeError("cell failed")
+    [run] = stage_times.read(tmp_path)
+    assert run["ok"] is False and run["running_s"] == 30.0
+
+
+def test_a_killed_run_is_recovered_by_the_next_run_of_the_stage(tmp_path):
+    clock = FakeClock()
+    killed = _clock(tmp_path, clock).__enter__()
+    clock.t = 2000.0
+    killed._refresh()
+    clock.t = 2900.0
+    killed._refresh()  # its last heartbeat; then the process dies without __exit__
+    killed._stop.set()
+    clock2 = FakeClock()
+    with _clock(tmp_path, clock2):
+        clock2.t = 500.0
+    first, second = stage_times.read(tmp_path)
+    assert first["ok"] is None and first["running_s"] == 2900.0
+    assert second["ok"] is True and second["running_s"] == 500.0
+    [row] = stage_times.summary([first, second], "default")
+    assert row == {
+        "stage": "02_sft_oft-libero_object",
+        "runs": 2,
+        "killed": 1,
+        "running_s": 3400.0,
+        "last_ok": True,
+    }
+
+
+def test_a_sigkilled_process_leaves_a_heartbeat_the_next_run_folds_in(tmp_path):
+    """The real thing: a child timing itself with a 0.1 s heartbeat is SIGKILLed."""
+    code = (
+        "import sys, time; from ptrim.stage_times import StageClock\n"
+        f"with StageClock({str(tmp_path)!r}, 'stage', 'smoke', period=0.1):\n"
+        "    print('up', flush=True); time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "up"
+    running = tmp_path / "stage.running.json"
+    deadline = time.monotonic() + 30
+    while json.loads(running.read_text())["running_s"] < 0.3:  # a few heartbeats
+        assert time.monotonic() < deadline, "no heartbeat"
+        time.sleep(0.1)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not (tmp_path / "stage.jsonl").exists()  # it never got to write its line
+    with StageClock(tmp_path, "stage", "smoke", period=1000.0):
+        pass
+    killed, done = stage_times.read(tmp_path)
+    assert killed["ok"] is None and killed["running_s"] >= 0.3
+    assert done["ok"] is True
+
+
+def test_summary_separates_profiles_and_the_report_prints_the_total(tmp_path, capsys):
+    runs = [
+        {"stage": "a", "profile": "default", "ok": True, "running_s": 1800.0},
+        {"stage": "b", "profile": "default", "ok": None, "running_s": 3600.0},
+        {"stage": "b", "profile": "default", "ok": True, "running_s": 1800.0},
+        {"stage": "a", "profile": "smoke", "ok": True, "running_s": 12.0},
+    ]
+    (tmp_path / "all.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    rows = stage_times.summary(stage_times.read(tmp_path), "default")
+    assert [(r["stage"], r["runs"], r["running_s"]) for r in rows] == [
+        ("a", 1, 1800.0),
+        ("b", 2, 5400.0),
+    ]
+    stage_times.main(["--root", str(tmp_path), "--profile", "default"])
+    out = capsys.readouterr().out
+    assert "total (one stage at a time)" in out and "2.00 h" in out
+    assert "1 killed" in out
