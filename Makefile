@@ -71,8 +71,9 @@ repro: setup  ## rebuild every result of the active profile (params.yaml: profil
 
 # Two passes: every test but the smoke DAG on both cores (pytest-xdist, one torch thread per
 # worker), then the DAG alone (it runs two stages at a time itself; its stage table is printed).
+TEST_WORKERS ?= 2
 test: setup $(CHROMIUM)  ## run the test suite (builds real LIBERO environments, opens Lab in Chromium)
-	PTRIM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 -m "not dag" --durations=20
+	PTRIM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not dag" --durations=20
 	$(BIN)/python -m pytest -m dag -rP --durations=1
 
 lab: setup  ## JupyterLab on the project; the notebooks/*.py open as notebooks (double click)
