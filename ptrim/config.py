@@ -206,6 +206,9 @@ class ModelConfig:
     family: Literal["pi05", "oft", "gr00t", "openvla"] | None = None
     # behaviour-cloning optimizer steps for this model instead of bc.steps (null: bc.steps)
     bc_steps: Annotated[int, Field(ge=1)] | None = None
+    # openvla only: std, in bins, of the Gaussian its BC targets are spread over (0: one-hot,
+    # as OpenVLA; ptrim/models/openvla.py)
+    label_sigma: Annotated[float, Field(ge=0)] = 0.0
 
 
 @dataclass(config=_STRICT)
@@ -569,6 +572,16 @@ class Config:
                 raise ValueError(
                     f"models.{name}.bc_steps = {m.bc_steps}: must be > bc.warmup_steps "
                     f"(= {self.bc.warmup_steps})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _label_sigma_only_with_bins(self) -> Config:
+        for name, m in self.models.items():
+            if m.label_sigma and (m.family or name) != "openvla":
+                raise ValueError(
+                    f"models.{name}.label_sigma = {m.label_sigma}: only the openvla family "
+                    "predicts binned actions (leave it 0 for the others)"
                 )
         return self
 

@@ -32,6 +32,8 @@ def build_policy(
 
     m, bench = cfg.models[family], cfg.bench(suite)
     dims = {"action_dim": action_dim, "proprio_dim": proprio_dim}
+    if m.label_sigma:
+        dims["label_sigma"] = m.label_sigma
     torch.manual_seed(cfg.seed)
     return build(
         cfg.family_of(family),

@@ -309,6 +309,11 @@ def test_bc_steps_per_model_and_profiles_that_reset_it():
     assert "models.oft.bc_steps = 200: must be > bc.warmup_steps (= 200)" in error_of(
         "models.oft.bc_steps=200"
     )
+    assert cfg.models["oft"].label_sigma == 0.0
+    assert "models.oft.label_sigma = 2.0: only the openvla family" in error_of(
+        "models.oft.label_sigma=2.0"
+    )
+    assert "label_sigma" in error_of("models.openvla.label_sigma=-1")
 
 
 def test_rollout_backend_and_ray_section():

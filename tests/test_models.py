@@ -279,3 +279,35 @@ def test_openvla_bins_follow_each_dimensions_spread():
     assert (back - actions).abs().le(half_bin * 1.001 + 1e-7).all()
     still = policy.to_actions(policy.to_tokens(torch.zeros(1, 1, 7)))  # no rotation
     assert still[0, 0, 3:6].abs().max() < 1e-3
+
+
+def test_openvla_soft_targets_spread_each_bin_and_zero_sigma_is_plain_cross_entropy():
+    """``label_sigma`` (bins): BC targets are a Gaussian around the demonstrated bin, cut at the
+    range's ends; 0 is OpenVLA's one-hot cross-entropy, and a vanishing sigma tends to it."""
+    import torch.nn.functional as F
+
+    policy = build("openvla", "micro", plan_horizon=1, label_sigma=2.0)
+    q = policy.soft_targets(torch.tensor([0, 128, 255]))
+    assert q.shape == (3, 256) and torch.allclose(q.sum(-1), torch.ones(3))
+    assert q.argmax(-1).tolist() == [0, 128, 255]
+    assert torch.isclose(q[1, 130] / q[1, 128], torch.tensor(math.exp(-0.5)))  # 2 bins = 1 std
+    assert q[1, 127] == q[1, 129] and q[1, 100] < 1e-20  # symmetric, local
+    assert q[0, 0] > q[1, 128]  # cut at the range's end and renormalised
+
+    batch = _batch(1)
+    plain = build("openvla", "micro", plan_horizon=1)
+    plain.load_state_dict(policy.state_dict())
+    tokens = plain.to_tokens(torch.as_tensor(batch["actions"]).float()[:, :1])
+    logits = plain.logits(plain.encode(batch), tokens)[:, :-1]
+    ce = F.cross_entropy(logits[0], tokens[0])  # the second demo is all padding at H = 1
+    assert torch.isclose(plain.bc_loss(batch), ce, atol=1e-5)
+    sharp = build("openvla", "micro", plan_horizon=1, label_sigma=1e-3)
+    sharp.load_state_dict(policy.state_dict())
+    assert torch.isclose(sharp.bc_loss(batch), ce, atol=1e-5)
+    soft = policy.bc_loss(batch)
+    by_hand = -(policy.soft_targets(tokens[0]) * F.log_softmax(logits[0], -1)).sum(-1).mean()
+    assert torch.isclose(soft, by_hand, atol=1e-5) and not torch.isclose(soft, ce, atol=1e-3)
+    soft.backward()
+    assert policy.lm_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="label_sigma must be >= 0"):
+        ModelSpec("openvla", "micro", 1, label_sigma=-1.0)

@@ -50,6 +50,9 @@ class ModelSpec:
     sde_noise: float = 0.5  # flow families: noise level `a` of the flow-SDE sampler
     init_log_std: float = -2.0  # oft: initial log-std of its Gaussian policy
     bins: int = 256  # openvla: discrete bins per action dimension
+    # openvla: std (in bins) of the Gaussian its BC targets are spread over; 0: one-hot targets,
+    # as OpenVLA. Neighbouring bins then share what a demonstration teaches (see openvla.py)
+    label_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -61,6 +64,8 @@ class ModelSpec:
             )
         if not self.cameras:
             raise ValueError("a model needs at least one camera")
+        if self.label_sigma < 0:
+            raise ValueError(f"label_sigma must be >= 0 (bins), got {self.label_sigma}")
         object.__setattr__(self, "cameras", tuple(self.cameras))
 
     @property
