@@ -167,6 +167,11 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
     changed = stale()
     assert changed == {s for s in listed if s.startswith("evaluate@")} | {"ablations"}, changed
     assert {"evaluate@oft-metaworld_mt10", "evaluate@oft-maniskill"} <= changed
+    # ... and a model x suite stage reads only its own model's entry of `models`
+    params["default"]["models"]["openvla"]["label_sigma"] = 2.0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    openvla = {s for s in listed if s.endswith("@openvla-libero_object")}
+    assert len(openvla) == 5 and stale() == changed | openvla, stale() - changed
 
     families = ("pi05", "oft", "gr00t", "openvla")
     for family in families:
