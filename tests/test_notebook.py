@@ -84,12 +84,21 @@ def test_stage_params_exist_in_every_profile():
             node = node[part]
         return node
 
+    pairs = next(v["pairs"] for v in yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
+                 if "pairs" in v)  # fmt: skip
     for profile in ("default", "smoke", "paper"):
         for stage in stages.values():
             keys = (stage.get("do") or stage).get("params", [])
             for key in keys:
-                for bench in ("libero", "metaworld", "maniskill"):  # a suite's benchmark
-                    lookup(key.replace("${profile}", profile).replace("${item.bench}", bench))
+                for item in pairs.values():  # every model x suite the foreach stages expand to
+                    lookup(
+                        key.replace("${profile}", profile)
+                        .replace("${item.bench}", item["bench"])
+                        .replace("${item.model}", item["model"])
+                    )
+    # a model x suite stage reads its own model's entry, not every model's
+    assert "default.models.${item.model}" in stages["sft"]["do"]["params"]
+    assert "default.models" not in stages["evaluate"]["do"]["params"]
     for name in ("demos", "sft", "profile", "stage1", "stage2", "evaluate", "ablations"):
         stage = stages[name].get("do") or stages[name]
         assert "profiles" not in stage["params"] and "profiles.${profile}" in stage["params"]
