@@ -145,12 +145,6 @@ def skip_untrained(output: str | Path, parameters: dict[str, Any]) -> str | None
     return reason
 
 
-def _active_profile() -> str | None:
-    """``profile`` in the project's params.yaml (what a stage run without ``-p profile`` uses)."""
-    params = repo_root() / "params.yaml"
-    return yaml.safe_load(params.read_text()).get("profile") if params.exists() else None
-
-
 def _parse_params(pairs: list[list[str]]) -> dict[str, Any]:
     return {name: yaml.safe_load(value) for name, value in pairs}
 
@@ -177,9 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     if reason:
         print(f"skipped {args.source} ({reason}) -> {args.output}")
         return
+    from ptrim import config
     from ptrim.stage_times import TIMINGS_DIR, StageClock
 
-    profile = parameters.get("profile") or _active_profile()
+    # the profile the stage runs under: its -p profile, else params.yaml's
+    profile = config.load(parameters.get("profile"), parameters.get("overrides") or []).profile
     with StageClock(repo_root() / TIMINGS_DIR, Path(args.output).stem, profile):
         execute(args.source, args.output, parameters, cwd=args.cwd)
     print(f"executed {args.source} -> {args.output}")

@@ -32,8 +32,6 @@ def build_policy(
 
     m, bench = cfg.models[family], cfg.bench(suite)
     dims = {"action_dim": action_dim, "proprio_dim": proprio_dim}
-    if m.label_sigma:
-        dims["label_sigma"] = m.label_sigma
     torch.manual_seed(cfg.seed)
     return build(
         cfg.family_of(family),
@@ -41,6 +39,7 @@ def build_policy(
         m.plan_horizon,
         cameras=tuple(bench.cameras),
         image_size=bench.image_size,
+        label_sigma=m.label_sigma,  # validated at load: nonzero for openvla only
         **{k: v for k, v in dims.items() if v is not None},
     ).to(cfg.device)
 

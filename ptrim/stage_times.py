@@ -53,7 +53,6 @@ class StageClock:
         self.log = self.root / f"{stem}.jsonl"
         self.running = self.root / f"{stem}.running.json"
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self.running_s = 0.0
 
     # ------------------------------------------------------------------ records
@@ -82,18 +81,17 @@ class StageClock:
         self.running.unlink()
 
     def _refresh(self) -> None:
+        # called by the heartbeat thread, and by __enter__/__exit__ only while it is not running
         now = self.clock()
-        with self._lock:
-            gap = now - self._last
-            if gap < 3 * self.period:  # longer: stopped or asleep, not running
-                self.running_s += gap
-            self._last = now
-            state = {
-                "started": self._started,
-                "refreshed": _now_utc(),
-                "running_s": round(self.running_s, 1),
-                "profile": self.profile,
-            }
+        gap, self._last = now - self._last, now
+        if gap < 3 * self.period:  # longer: stopped or asleep, not running
+            self.running_s += gap
+        state = {
+            "started": self._started,
+            "refreshed": _now_utc(),
+            "running_s": round(self.running_s, 1),
+            "profile": self.profile,
+        }
         tmp = self.running.with_suffix(".tmp")
         tmp.write_text(json.dumps(state) + "\n")
         tmp.replace(self.running)
