@@ -64,10 +64,13 @@ $(CHROMIUM):
 	       "or point CHROMIUM= at one, then rerun make test."; exit 1; \
 	fi
 
-# Only the active profile's own stages, in DAG order (dvc.yaml lists every model x suite; a plain
-# `dvc repro` also writes a skip record for each pair the profile does not train).
+# Only the active profile's own stages (dvc.yaml lists every model x suite; a plain `dvc repro`
+# also writes a skip record for each pair the profile does not train), REPRO_JOBS at once, each
+# as soon as what it reads is made, one torch thread each (ptrim/repro.py): a LIBERO rollout keeps
+# one core busy, so two stages side by side do twice the episodes (benchmarks/README.md).
+REPRO_JOBS ?= 2
 repro: setup  ## rebuild every result of the active profile (params.yaml: profile)
-	$(BIN)/dvc repro --single-item $$($(BIN)/python -m ptrim.pipeline stages)
+	$(BIN)/python -m ptrim.repro --jobs $(REPRO_JOBS)
 
 # Two passes: every test but the smoke DAG on both cores (pytest-xdist, one torch thread per
 # worker), then the DAG alone (it runs two stages at a time itself; its stage table is printed).

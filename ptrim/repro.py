@@ -9,11 +9,13 @@ the stages' ``deps`` and ``outs`` in ``dvc.yaml``. Two DVC processes that reach 
 repository lock at the same instant make one fail with "Unable to acquire lock"; such a stage is
 simply started again.
 
-With ``--jobs`` > 1 every stage runs with ``OMP_NUM_THREADS=1`` (torch on one thread): two
-2-thread torch processes on two cores slow each other down several times. This suits many small
-stages (the ``smoke`` profile: most of a stage is starting a kernel and importing); the
-``default`` profile's long stages are better run one at a time (``--jobs 1``, what ``make
-repro`` does).
+With ``--jobs`` > 1 every stage runs with ``OMP_NUM_THREADS=1`` (torch on one thread) and
+``LP_NUM_THREADS=1`` (Mesa's llvmpipe renderer on one thread): two processes that each spread
+over both cores slow each other down several times, while two single-threaded ones share two
+cores well. This suits many small stages (the ``smoke`` profile: most of a stage is starting a
+kernel and importing) and the ``default`` profile's simulator-bound stages alike: two
+single-threaded LIBERO rollouts give 1.5-2x the steps/s of one (``python -m ptrim.bench
+rollout``, README "Running the default profile").
 """
 
 from __future__ import annotations
@@ -75,16 +77,19 @@ def run(
 ) -> dict[str, float]:
     """Run every stage of ``names`` (``dvc repro --single-item``, logs in ``log_dir``), at most
     ``jobs`` at once, each after the stages ``needs`` names; earlier in ``names`` goes first
-    among the ready ones. Returns each stage's wall seconds; raises ``SystemExit`` naming the
-    first stage that failed (after the running ones end). ``dvc``: the executable (default:
-    the one beside this Python)."""
+    among the ready ones. A stage that fails stops only the stages that read (directly or not)
+    what it makes; the others still run, so one broken branch of an hours-long run does not idle
+    the rest. Returns each stage's wall seconds; raises ``SystemExit`` naming every failed stage
+    and what was not started because of it, once the rest has ended. ``dvc``: the executable
+    (default: the one beside this Python)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if jobs > 1:
-        env["OMP_NUM_THREADS"] = "1"
+        env.update(OMP_NUM_THREADS="1", LP_NUM_THREADS="1")
     dvc = dvc or str(Path(sys.executable).parent / "dvc")
     waiting, running, seconds = list(names), {}, {}
-    failed: str | None = None
+    failed: list[str] = []  # stages that failed; what depends on them is dropped, not started
+    dropped: set[str] = set()
 
     def start(name: str, attempts: int) -> None:
         log = log_dir / f"{name.replace('@', '_')}.log"
@@ -95,9 +100,13 @@ def run(
             )  # fmt: skip
         running[name] = _Running(process, time.monotonic(), log, attempts)
 
-    while running or (waiting and failed is None):
+    while running or waiting:
         for name in list(waiting):
-            if failed is None and len(running) < jobs and needs[name] <= seconds.keys():
+            if needs[name] & (dropped | set(failed)):
+                waiting.remove(name)
+                dropped.add(name)
+                print(f"{name:<36} not started: it reads what a failed stage makes", flush=True)
+            elif len(running) < jobs and needs[name] <= seconds.keys():
                 waiting.remove(name)
                 start(name, 1)
         time.sleep(0.2)
@@ -110,15 +119,18 @@ def run(
                 time.sleep(0.5 * r.attempts)
                 start(name, r.attempts + 1)
             elif code != 0:
-                failed = failed or name
+                failed.append(name)
                 print(f"{name:<36} FAILED (log: {r.log})", flush=True)
             else:
                 seconds[name] = time.monotonic() - r.started
                 retried = f"  ({r.attempts - 1} lock retries)" if r.attempts > 1 else ""
                 print(f"{name:<36} {seconds[name]:6.1f} s{retried}", flush=True)
-    if failed is not None:
-        tail = (log_dir / f"{failed.replace('@', '_')}.log").read_text()[-3000:]
-        raise SystemExit(f"stage {failed} failed:\n{tail}")
+    if failed:
+        tails = "\n".join(
+            f"stage {f} failed:\n" + (log_dir / f"{f.replace('@', '_')}.log").read_text()[-3000:]
+            for f in failed
+        )
+        raise SystemExit(f"{tails}\nnot started, as they read what failed: {sorted(dropped)}")
     return seconds
 
 

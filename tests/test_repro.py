@@ -36,7 +36,7 @@ def test_upstream_follows_dvc_yaml():
 FAKE_DVC = """#!{python}
 # stand-in for `dvc repro --single-item NAME`: logs start/end, fails once with DVC's lock
 # error for names starting with "racy", always for names starting with "bad"
-import sys, time
+import os, sys, time
 from pathlib import Path
 name = sys.argv[3]
 trace = Path({trace!r})
@@ -46,6 +46,8 @@ if name.startswith("racy") and not (trace.parent / ("raced-" + name)).exists():
     sys.exit(1)
 with trace.open("a") as f:
     f.write(f"start {{name}}\\n")
+(trace.parent / ("threads-" + name)).write_text(
+    os.environ.get("OMP_NUM_THREADS", "-") + " " + os.environ.get("LP_NUM_THREADS", "-"))
 time.sleep(0.3)
 with trace.open("a") as f:
     f.write(f"end {{name}}\\n")
@@ -93,7 +95,20 @@ def test_one_job_runs_stages_one_after_another(tmp_path, fake_dvc):
 
 def test_a_failed_stage_stops_what_depends_on_it_and_is_named(tmp_path, fake_dvc):
     dvc, trace = fake_dvc
-    needs = {"bad_a": set(), "b": set(), "c": {"bad_a"}}
-    with pytest.raises(SystemExit, match="stage bad_a failed"):
-        repro.run(["bad_a", "b", "c"], needs, jobs=2, log_dir=tmp_path / "logs", dvc=dvc)
-    assert "start c" not in events(trace)
+    needs = {"bad_a": set(), "c": {"bad_a"}, "d": {"c"}, "b": set(), "e": {"b"}}
+    with pytest.raises(SystemExit, match="stage bad_a failed") as err:
+        repro.run(["bad_a", "c", "d", "b", "e"], needs, jobs=1, log_dir=tmp_path / "logs", dvc=dvc)
+    ev = events(trace)
+    assert "start c" not in ev and "start d" not in ev  # directly and indirectly downstream
+    assert ev[-2:] == ["start e", "end e"]  # the independent branch still ran to its end
+    assert "['c', 'd']" in str(err.value)
+
+
+def test_parallel_stages_get_one_torch_and_one_renderer_thread(tmp_path, fake_dvc, monkeypatch):
+    dvc, trace = fake_dvc
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("LP_NUM_THREADS", raising=False)
+    repro.run(["a"], {"a": set()}, jobs=1, log_dir=tmp_path / "l1", dvc=dvc)
+    assert (tmp_path / "threads-a").read_text() == "- -"  # one at a time: libraries decide
+    repro.run(["b"], {"b": set()}, jobs=2, log_dir=tmp_path / "l2", dvc=dvc)
+    assert (tmp_path / "threads-b").read_text() == "1 1"
