@@ -304,8 +304,10 @@ def test_bc_steps_per_model_and_profiles_that_reset_it():
     assert cfg.bc_of("gr00t").steps == cfg.models["gr00t"].bc_steps == 6000
     assert cfg.bc_of("oft") == cfg.bc  # the others train for bc.steps
     assert cfg.bc_of("gr00t").lr == cfg.bc.lr
-    smoke = config.load("smoke")
-    assert {smoke.bc_of(m).steps for m in smoke.models} == {smoke.bc.steps}
+    assert cfg.bc_of("openvla").steps == 12000
+    for other in ("smoke", "paper"):  # a default model's own bc_steps must not leak into them
+        prof = config.load(other)
+        assert {prof.bc_of(m).steps for m in prof.models} == {prof.bc.steps}, other
     assert "models.oft.bc_steps = 200: must be > bc.warmup_steps (= 200)" in error_of(
         "models.oft.bc_steps=200"
     )
