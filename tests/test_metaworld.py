@@ -72,3 +72,24 @@ def test_the_scripted_expert_solves_pick_place_within_the_step_limit(env):
     steps = [expert_run(env, i) for i in range(3)]
     assert all(s is not None and s <= 100 for s in steps), steps
     assert expert_run(env, 0) == steps[0]  # same configuration, same episode
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "dropped"])
+def test_an_env_let_go_of_does_not_blank_the_next_ones_images(closed):
+    """A Meta-World env closed or dropped after another was built must free its GL objects in
+    its own context: freed in the current one (the newer env's), the newer env renders black."""
+    import gc
+
+    first = mw.MetaWorldEnv("metaworld_mt10", "reach-v3", image_size=64)
+    first.reset(0)
+    assert first.observe()["images"]["agentview"].mean() > 20
+    if closed:
+        first.close()
+    second = mw.MetaWorldEnv("metaworld_mt10", "push-v3", image_size=64)
+    del first
+    gc.collect()
+    second.reset(0)
+    try:
+        assert second.observe()["images"]["agentview"].mean() > 20
+    finally:
+        second.close()

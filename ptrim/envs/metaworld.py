@@ -118,6 +118,11 @@ def resolve_task(suite: str, task: int | str) -> str:
     return str(task)
 
 
+def _viewer(view):
+    """The offscreen viewer (and GL context) of one gymnasium Meta-World env."""
+    return view.mujoco_renderer._get_viewer("rgb_array")
+
+
 class MetaWorldEnv:
     """One Meta-World task. See the module docstring for conventions."""
 
@@ -169,7 +174,7 @@ class MetaWorldEnv:
         for view in self._views.values():
             view.set_task(self._tasks[0])
             view.reset(seed=seed)
-            viewer = view.mujoco_renderer._get_viewer("rgb_array")
+            viewer = _viewer(view)
             viewer.scn.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             viewer.scn.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         self.control_hz = 1.0 / float(self._env.dt)
@@ -201,6 +206,7 @@ class MetaWorldEnv:
                 view.data.mocap_pos[:] = self._env.data.mocap_pos
                 view.data.mocap_quat[:] = self._env.data.mocap_quat
                 mujoco.mj_forward(view.model, view.data)
+            _viewer(view).make_context_current()  # another env may have made its own current
             img = view.render()
             if CAMERAS[cam] in ROTATED:
                 img = img[::-1, ::-1]
@@ -237,9 +243,22 @@ class MetaWorldEnv:
         self._obs = obs.copy()
 
     def close(self) -> None:
+        # free each view's GL objects in its own context, now: left to the garbage collector,
+        # mujoco frees them in whichever context is current then — another env's, whose images
+        # turn all black
         for view in getattr(self, "_views", {}).values():
+            viewer = view.mujoco_renderer._viewers.get("rgb_array")
+            if viewer is not None:
+                viewer.make_context_current()
+                viewer.con.free()
             view.close()
         self._views = {}
+
+    def __del__(self) -> None:  # an env dropped without close() must not free in another's GL
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: EGL may already be gone
+            pass
 
     def __repr__(self) -> str:
         return f"MetaWorldEnv({self.suite}, {self.task!r}, {self.image_size}px, {self.cameras})"
