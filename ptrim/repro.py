@@ -14,8 +14,8 @@ With ``--jobs`` > 1 every stage runs with ``OMP_NUM_THREADS=1`` (torch on one th
 over both cores slow each other down several times, while two single-threaded ones share two
 cores well. This suits many small stages (the ``smoke`` profile: most of a stage is starting a
 kernel and importing) and the ``default`` profile's simulator-bound stages alike: two
-single-threaded LIBERO rollouts give 1.5-2x the steps/s of one (``python -m ptrim.bench
-rollout``, README "Running the default profile").
+single-threaded LIBERO rollouts give 2.0-2.6x the steps/s of one
+(``benchmarks/parallel_rollouts.sh``, table in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
