@@ -13,7 +13,8 @@ it as a killed run, with the time it had run until its last refresh.
 
 ``python -m ptrim.stage_times`` prints, per profile, each stage's runs and running time, and the
 total: the time the stages take one after another (two at a time, as ``ptrim.repro --jobs 2``
-runs them, the wall time is shorter and the sum stays the CPU-side cost). These are measured
+runs them, the wall time is shorter and the sum stays the CPU-side cost), and the wall-clock
+time during which any stage ran (:func:`wall_s`, stages side by side counted once). These are measured
 times: re-running a stage adds lines (``git status`` shows them as changed, legitimately).
 """
 
@@ -144,7 +145,29 @@ def summary(runs: Iterable[dict], profile: str) -> list[dict]:
     return sorted(rows.values(), key=lambda r: r["stage"])
 
 
-def format_table(rows: list[dict], profile: str) -> str:
+def _parse_utc(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def wall_s(runs: Iterable[dict], profile: str) -> float:
+    """Wall-clock time during which at least one stage of ``profile`` ran: the length of the
+    union of the runs' ``[started, ended]`` intervals. Stages run side by side (``ptrim.repro
+    --jobs 2``) count once, unlike in the summed running time. A run stopped with SIGSTOP
+    counts its stopped stretch here (its interval spans it), so this is an upper bound then."""
+    spans = sorted(
+        (_parse_utc(r["started"]), _parse_utc(r["ended"]))
+        for r in runs
+        if r.get("profile") == profile and r.get("started") and r.get("ended")
+    )
+    total, reach = 0.0, float("-inf")
+    for start, end in spans:
+        start = max(start, reach)
+        if end > start:
+            total, reach = total + end - start, end
+    return total
+
+
+def format_table(rows: list[dict], profile: str, wall: float | None = None) -> str:
     lines = [f"profile {profile}: {len(rows)} stages"]
     for r in rows:
         state = {True: "done", False: "failed", None: "killed"}[r["last_ok"]]
@@ -154,6 +177,8 @@ def format_table(rows: list[dict], profile: str) -> str:
         )
     total = sum(r["running_s"] for r in rows)
     lines.append(f"  {'total (one stage at a time)':<44} {total / 3600:8.2f} h")
+    if wall is not None:
+        lines.append(f"  {'wall clock (any stage running)':<44} {wall / 3600:8.2f} h")
     return "\n".join(lines)
 
 
@@ -169,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     if not runs:
         print(f"no stage runs recorded under {args.root}")
     for profile in profiles:
-        print(format_table(summary(runs, profile), profile))
+        print(format_table(summary(runs, profile), profile, wall_s(runs, profile)))
 
 
 if __name__ == "__main__":

@@ -120,3 +120,25 @@ def test_summary_separates_profiles_and_the_report_prints_the_total(tmp_path, ca
     out = capsys.readouterr().out
     assert "total (one stage at a time)" in out and "2.00 h" in out
     assert "1 killed" in out
+
+
+def _run(stage, started, ended, running_s, profile="default"):
+    return {"stage": stage, "profile": profile, "ok": True, "running_s": running_s,
+            "started": started, "ended": ended}
+
+
+def test_wall_clock_counts_stages_that_ran_side_by_side_once(tmp_path, capsys):
+    runs = [
+        _run("a", "2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z", 3600.0),
+        _run("b", "2026-11-27T10:30:00Z", "2026-11-27T11:30:00Z", 3600.0),  # beside a
+        _run("c", "2026-11-27T10:40:00Z", "2026-11-27T10:50:00Z", 600.0),  # inside both
+        _run("d", "2026-11-27T12:00:00Z", "2026-11-27T12:30:00Z", 1800.0),  # after a gap
+        _run("e", "2026-11-27T09:00:00Z", "2026-11-27T15:00:00Z", 9.0, profile="smoke"),
+    ]
+    assert stage_times.wall_s(runs, "default") == 2 * 3600.0
+    assert stage_times.wall_s(runs, "smoke") == 6 * 3600.0
+    (tmp_path / "all.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    stage_times.main(["--root", str(tmp_path), "--profile", "default"])
+    out = capsys.readouterr().out
+    assert "total (one stage at a time)" in out and "2.67 h" in out
+    assert "wall clock (any stage running)" in out and "2.00 h" in out
