@@ -61,6 +61,7 @@ if not skipped:
             sr_base=base["success_rate"],
             start_h=base["reliable_exec_len"],
             live=live,
+            restart_stale=True,  # checkpoints from an older input policy or settings: start over
         )
     fig = figures.training_curves(
         result["history"], figures.STAGE1_PANELS, f"stage 1: {family} on {suite}"

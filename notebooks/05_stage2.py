@@ -57,7 +57,14 @@ if not skipped:
     policy = models.load(start, device=cfg.device)
     with Live(str(Path(out_dir) / "live"), dvcyaml=None, save_dvc_exp=False, resume=True) as live:
         result = trainer.train_stage2(
-            policy, cfg, suite, out_dir, model_name=family, horizon=horizon, live=live
+            policy,
+            cfg,
+            suite,
+            out_dir,
+            model_name=family,
+            horizon=horizon,
+            live=live,
+            restart_stale=True,  # checkpoints from an older input policy or settings: start over
         )
     fig = figures.training_curves(
         result["history"], figures.STAGE2_PANELS, f"stage 2: {family} on {suite}"

@@ -100,6 +100,7 @@ def train(
             start_h=base["reliable_exec_len"],
             live=live,
             progress=progress,
+            restart_stale=True,  # DVC keeps the directory across reruns
         )
     else:
         if ablation.start == "bc":
@@ -117,6 +118,7 @@ def train(
             horizon=horizon,
             live=live,
             progress=progress,
+            restart_stale=True,  # DVC keeps the directory across reruns
         )
     return Variant(ablation.name, Path(out_dir) / "final", int(result["horizon"])), result
 

@@ -30,6 +30,13 @@ A run interrupted anywhere (a clean stop with ``max_steps_this_run``, or a kill)
 with the same arguments continues from its newest checkpoint and ends with the weights and
 optimizer state of an uninterrupted run, bit for bit (same machine, same threads).
 
+A checkpoint is resumed only by the run that wrote it: the same trajectory settings, seed,
+number of samples and model (:func:`model_signature`: every tensor's name, dtype and shape and
+the tokenizer's vocabulary). Anything else raises :class:`StaleCheckpointError`, or, with
+``restart_stale``, removes the stale checkpoints and starts over. The pipeline asks for the
+latter: DVC keeps a stage's output directory across reruns (``persist``), so after an upstream
+change (a new tokenizer, more BC steps) the directory holds another run's checkpoints.
+
 Checkpoints
 -----------
 Every ``checkpoint_every`` steps, at a clean stop and at the end, into
@@ -88,6 +95,25 @@ TRAJECTORY_FIELDS = (
     "precision",
 )
 _STEP_DIR = re.compile(r"step_(\d+)")
+
+
+class StaleCheckpointError(ValueError):
+    """A checkpoint written by another run (other settings, seed, data or model)."""
+
+
+def model_signature(policy: torch.nn.Module) -> str:
+    """What a checkpoint must fit to be resumed into ``policy``: every parameter's and buffer's
+    name, dtype and shape, and the tokenizer's vocabulary if it has one. Values are left out: a
+    resumed process builds its policy afresh and the checkpoint overwrites them."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(policy.state_dict().items()):
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+    tokenizer = getattr(policy, "tokenizer", None)
+    if tokenizer is not None:
+        h.update(json.dumps(tokenizer.vocab(), sort_keys=True).encode())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------- seeds and data
@@ -275,6 +301,7 @@ class RunState:
     seed: int
     num_samples: int
     config: dict[str, Any]
+    model: str | None = None  # model_signature of the policy trained
     wall_s: float = 0.0  # training wall time so far, over all resumed runs
     loss_sum: float = 0.0  # since the last logged step
     grad_norm_sum: float = 0.0
@@ -300,8 +327,11 @@ class RunState:
         self.window = 0
         return entry
 
-    def check_compatible(self, cfg: BCConfig, seed: int, num_samples: int, where: Path) -> None:
-        """Raise ValueError unless a run with these arguments may continue this state."""
+    def check_compatible(
+        self, cfg: BCConfig, seed: int, num_samples: int, where: Path, model: str | None = None
+    ) -> None:
+        """Raise :class:`StaleCheckpointError` unless a run with these arguments (and a policy
+        of signature ``model``, when given) may continue this state."""
         theirs = {k: self.config.get(k) for k in TRAJECTORY_FIELDS}
         ours = {k: getattr(cfg, k) for k in TRAJECTORY_FIELDS}
         diffs = [
@@ -311,8 +341,14 @@ class RunState:
             diffs.append(f"seed: {self.seed} -> {seed}")
         if self.num_samples != num_samples:
             diffs.append(f"dataset samples: {self.num_samples} -> {num_samples}")
+        if model is not None and self.model != model:
+            diffs.append(
+                "model: other tensors or vocabulary"
+                if self.model
+                else "model: the checkpoint predates model signatures"
+            )
         if diffs:
-            raise ValueError(
+            raise StaleCheckpointError(
                 f"{where} was written by another run ({'; '.join(diffs)}); it cannot be resumed "
                 "with these arguments: use another out_dir or delete it"
             )
@@ -437,6 +473,14 @@ def load_checkpoint(
     return read_run_state(directory)
 
 
+def remove_run(out_dir: Path) -> None:
+    """Delete a run's checkpoints, history and final weights from ``out_dir`` (other files,
+    e.g. dvclive's, stay)."""
+    for name in (CHECKPOINTS, FINAL):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    (out_dir / HISTORY).unlink(missing_ok=True)
+
+
 def save_final(out_dir: Path, policy: torch.nn.Module) -> Path:
     """``policy.save_pretrained`` into ``out_dir/final`` (atomically)."""
     final = out_dir / FINAL
@@ -472,9 +516,12 @@ def train(
     live: Any = None,
     progress: bool = True,
     max_steps_this_run: int | None = None,
+    restart_stale: bool = False,
 ) -> dict[str, Any]:
     """Train ``policy`` in place for ``cfg.steps`` optimizer steps; continue from the newest
     checkpoint in ``out_dir`` if there is one (the module docstring says what is saved where).
+    A checkpoint of another run raises :class:`StaleCheckpointError`, or with ``restart_stale``
+    is removed (with the run's history and final weights) and training starts over.
 
     ``dataset`` yields :class:`ptrim.data.ChunkDataset` items; batches are collated, moved to
     ``device`` and handed to ``policy.bc_loss``. ``live``: a ``dvclive.Live``; every
@@ -496,10 +543,21 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     policy.to(device)
     optimizer = make_optimizer(policy, cfg)
-    run = RunState(step=0, seed=seed, num_samples=len(dataset), config=asdict(cfg))
+    signature = model_signature(policy)
+    run = RunState(step=0, seed=seed, num_samples=len(dataset), config=asdict(cfg), model=signature)
     resumed_from, checkpoint = None, latest_checkpoint(out_dir)
     if checkpoint is not None:
-        read_run_state(checkpoint).check_compatible(cfg, seed, len(dataset), checkpoint)
+        try:
+            read_run_state(checkpoint).check_compatible(
+                cfg, seed, len(dataset), checkpoint, signature
+            )
+        except StaleCheckpointError as stale:
+            if not restart_stale:
+                raise
+            print(f"starting over: {stale}", flush=True)
+            remove_run(out_dir)
+            checkpoint = None
+    if checkpoint is not None:
         run = load_checkpoint(checkpoint, policy, optimizer)
         run.config, resumed_from = asdict(cfg), run.step
         files.write_json(out_dir / HISTORY, run.history)  # drop what a killed run logged after it

@@ -62,7 +62,8 @@ def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
 
 
 def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress: bool = True):
-    """Behaviour cloning (resumes from ``out_dir``'s last checkpoint); returns the trained
+    """Behaviour cloning (resumes from ``out_dir``'s last checkpoint if the same run wrote it,
+    else starts over: :func:`ptrim.bc.train`'s ``restart_stale``); returns the trained
     policy, :func:`ptrim.bc.train`'s result and the dataset (every demo, for plots)."""
     from dvclive import Live
 
@@ -82,6 +83,7 @@ def train(cfg, family: str, suite: str, demo_dir: Path, out_dir: Path, progress:
             device=cfg.device,
             live=live,
             progress=progress,
+            restart_stale=True,  # DVC keeps the directory across reruns
         )
     return policy.eval(), result, data
 

@@ -14,8 +14,8 @@ it as a killed run, with the time it had run until its last refresh.
 ``python -m ptrim.stage_times`` prints, per profile, each stage's runs and running time, and the
 total: the time the stages take one after another (two at a time, as ``ptrim.repro --jobs 2``
 runs them, the wall time is shorter and the sum stays the CPU-side cost), and the wall-clock
-time during which any stage ran (:func:`wall_s`, stages side by side counted once). These are measured
-times: re-running a stage adds lines (``git status`` shows them as changed, legitimately).
+time during which any stage ran (:func:`wall_s`, stages side by side counted once). These are
+measured times: re-running a stage adds lines (``git status`` shows them as changed, legitimately).
 """
 
 from __future__ import annotations

@@ -58,8 +58,13 @@ the curriculum —, the run's identity and the history). No pickle anywhere. A r
 point and restarted with the same arguments continues from the newest checkpoint and ends with
 the weights, optimizer and curriculum state of an uninterrupted run, bit for bit (same machine,
 same threads, a deterministic simulator). The caller passes the stage's *input* policy again:
-with ``kl_coef > 0`` it is the frozen reference. At the end: ``out_dir/final/`` (weights),
-``out_dir/history.json``, ``out_dir/result.json`` (the result dict without the history).
+with ``kl_coef > 0`` it is the frozen reference. The run's identity includes the input policy's
+weights (``weights_fingerprint``), so the checkpoints of a run that started from other weights
+(the BC or stage-1 policy was retrained) are never resumed: they raise
+:class:`ptrim.bc.StaleCheckpointError`, or with ``restart_stale`` are removed and the run starts
+over (the pipeline's choice: DVC keeps the output directory across reruns). At the end:
+``out_dir/final/`` (weights), ``out_dir/history.json``, ``out_dir/result.json`` (the result dict
+without the history).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ from safetensors.torch import load_file, save_file
 from ptrim import bc, files, grpo, metrics, rewards
 from ptrim.backend import LocalRollouts, Rollouts, Run, Work, make_rollouts
 from ptrim.episode import EpisodeRecord
+from ptrim.episode_store import weights_fingerprint
 from ptrim.stages import ShortcutCheck, Stage1, Stage2, make_curriculum
 
 CHECKPOINTS = "checkpoints"
@@ -218,9 +224,12 @@ class GRPOTrainer:
         rollouts: Rollouts | None = None,
         live: Any = None,
         progress: bool = True,
+        restart_stale: bool = False,
     ) -> None:
         if not tasks:
             raise ValueError("GRPO needs at least one task")
+        self.start_weights = weights_fingerprint(policy)  # before it trains or resumes
+        self.restart_stale = restart_stale
         self.policy = policy.to(device).eval()
         self.stage, self.rl, self.family = stage, rl, family
         self.tasks, self.env_factory = list(tasks), env_factory
@@ -507,8 +516,8 @@ class GRPOTrainer:
     # ------------------------------------------------------------------------ checkpoints
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must share with this run to be resumed by it: the stage and its
-        arguments, seed, family, tasks and every RL setting that shapes the trajectory
-        (``checkpoint_every`` and the iteration counts may change)."""
+        arguments, the input policy's weights, seed, family, tasks and every RL setting that
+        shapes the trajectory (``checkpoint_every`` and the iteration counts may change)."""
         rl = asdict(self.rl)
         rl.pop("checkpoint_every")
         rl.pop("max_open_envs")
@@ -518,6 +527,7 @@ class GRPOTrainer:
             {
                 "stage": self.stage.name,
                 "stage_args": self.stage.identity(),
+                "start_weights": self.start_weights,
                 "seed": self.seed,
                 "family": self.family,
                 "tasks": self.tasks,
@@ -555,7 +565,9 @@ class GRPOTrainer:
 
     def resume(self) -> int | None:
         """Load the newest checkpoint (weights, optimizer, RNG, stage state, history), if any;
-        returns the iteration resumed at. Raises ValueError if it belongs to another run."""
+        returns the iteration resumed at. A checkpoint of another run raises
+        :class:`ptrim.bc.StaleCheckpointError`, or with ``restart_stale`` is removed (with the
+        run's history, result and final weights) and None is returned."""
         checkpoint = latest_checkpoint(self.out_dir)
         if checkpoint is None:
             return None
@@ -563,10 +575,16 @@ class GRPOTrainer:
         theirs, ours = state["identity"], self.identity()
         if theirs != ours:
             diffs = _differences(theirs, ours)
-            raise ValueError(
+            stale = bc.StaleCheckpointError(
                 f"{checkpoint} was written by another run ({'; '.join(diffs)}); it cannot be "
                 "resumed with these arguments: use another out_dir or delete it"
             )
+            if not self.restart_stale:
+                raise stale
+            print(f"starting over: {stale}", flush=True)
+            bc.remove_run(self.out_dir)
+            (self.out_dir / RESULT).unlink(missing_ok=True)
+            return None
         loaded = type(self.policy).from_pretrained(checkpoint)
         self.policy.load_state_dict(loaded.state_dict())
         del loaded
@@ -649,6 +667,7 @@ def _trainer(
     env_factory: EnvFactory | None,
     live: Any,
     progress: bool,
+    restart_stale: bool = False,
 ) -> GRPOTrainer:
     if env_factory is None:
         from ptrim.evaluate import make_env
@@ -669,6 +688,7 @@ def _trainer(
         rollouts=rollouts,
         live=live,
         progress=progress,
+        restart_stale=restart_stale,
     )
 
 
@@ -686,6 +706,7 @@ def train_stage1(
     live: Any = None,
     progress: bool = True,
     max_iterations_this_run: int | None = None,
+    restart_stale: bool = False,
 ) -> dict[str, Any]:
     """Stage 1, reliable chunk extension, on ``suite`` for ``rl.stage1.iterations``
     (resumable). ``policy`` is trained in place.
@@ -719,6 +740,7 @@ def train_stage1(
         env_factory=env_factory,
         live=live,
         progress=progress,
+        restart_stale=restart_stale,
     )
     return trainer.run(max_iterations_this_run)
 
@@ -736,6 +758,7 @@ def train_stage2(
     live: Any = None,
     progress: bool = True,
     max_iterations_this_run: int | None = None,
+    restart_stale: bool = False,
 ) -> dict[str, Any]:
     """Stage 2, redundancy-aware step reduction, on ``suite`` for ``rl.stage2.iterations``
     (resumable), every rollout at ``horizon`` — stage 1's choice, or the model's base
@@ -771,5 +794,6 @@ def train_stage2(
         env_factory=env_factory,
         live=live,
         progress=progress,
+        restart_stale=restart_stale,
     )
     return trainer.run(max_iterations_this_run)

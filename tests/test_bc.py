@@ -15,6 +15,7 @@ from torch import nn
 from ptrim import bc
 from ptrim.config import BCConfig
 from ptrim.data import ChunkDataset, Demo, write_demo_file
+from ptrim.models.tokenizer import InstructionTokenizer
 
 SIZE, HORIZON = 8, 4
 ENV_ARGS = {"env_name": "Libero_Tabletop_Manipulation", "type": 1, "env_kwargs": {}}
@@ -330,6 +331,54 @@ def test_resume_refuses_a_changed_trajectory(dataset, tmp_path):
     assert_same_tensors(untouched.state_dict(), fresh_policy().state_dict())  # checked first
     resumed = run(fresh_policy(), dataset, tmp_path, bc_config(log_every=1, checkpoint_every=5))
     assert resumed["resumed_from"] == 3 and resumed["finished"]  # bookkeeping may change
+
+
+def test_a_checkpoint_of_another_model_is_refused_or_restarted(dataset, tmp_path):
+    """DVC keeps a stage's output directory across reruns, so after a model change (other
+    tensors, another vocabulary) the directory holds the old model's checkpoints: they are
+    refused, or with ``restart_stale`` removed, and the run is the same as one in a clean
+    directory."""
+    run(fresh_policy(), dataset, tmp_path / "old")  # finished: a resume would do nothing
+    torch.manual_seed(0)
+    wider = TinyPolicy(hidden=24)
+    with pytest.raises(bc.StaleCheckpointError, match="model: other tensors or vocabulary"):
+        run(wider, dataset, tmp_path / "old")
+    torch.manual_seed(0)
+    clean = run(TinyPolicy(hidden=24), dataset, tmp_path / "clean")
+    torch.manual_seed(0)
+    restarted = run(TinyPolicy(hidden=24), dataset, tmp_path / "old", restart_stale=True)
+    assert restarted["resumed_from"] is None and restarted["finished"]
+    untimed = [[{k: v for k, v in e.items() if k != "wall_s"} for e in r["history"]]
+               for r in (clean, restarted)]  # fmt: skip
+    assert untimed[0] == untimed[1] and len(untimed[0]) == 4
+    assert_same_checkpoint(
+        tmp_path / "clean/checkpoints/step_8", tmp_path / "old/checkpoints/step_8"
+    )
+    assert json.loads((tmp_path / "old" / bc.HISTORY).read_text()) == restarted["history"]
+
+
+def test_a_vocabulary_change_alone_makes_a_checkpoint_stale():
+    class Worded(TinyPolicy):
+        def __init__(self, words):
+            super().__init__()
+            self.tokenizer = InstructionTokenizer.train(words)
+
+    torch.manual_seed(0)
+    a, b = Worded(["open the door"]), Worded(["open the window"])
+    assert a.state_dict().keys() == b.state_dict().keys()
+    assert bc.model_signature(a) != bc.model_signature(b)
+    torch.manual_seed(1)
+    assert bc.model_signature(Worded(["open the door"])) == bc.model_signature(a)  # not values
+
+
+def test_a_checkpoint_without_a_model_signature_is_stale(dataset, tmp_path):
+    run(fresh_policy(), dataset, tmp_path, max_steps_this_run=3)
+    state = tmp_path / "checkpoints" / "step_3" / bc.TRAINER_STATE
+    old = json.loads(state.read_text())
+    del old["model"]  # as written before checkpoints recorded the model
+    state.write_text(json.dumps(old))
+    with pytest.raises(bc.StaleCheckpointError, match="predates model signatures"):
+        run(fresh_policy(), dataset, tmp_path)
 
 
 def test_dataloader_workers_change_nothing(dataset, tmp_path):

@@ -235,6 +235,23 @@ def test_tokenizer_round_trip_and_unknown_words(tmp_path):
     assert torch.equal(again(["pick up the bowl"])[0], tok(["pick up the bowl"])[0])
 
 
+def test_default_vocabulary_knows_every_benchmarks_instructions():
+    """A model's default tokenizer is trained on every benchmark's instructions: no word of a
+    LIBERO, Meta-World or ManiSkill task is [UNK], and no two tasks read alike (LIBERO's words
+    alone made "open the door" and "open the window" both "open the [UNK]")."""
+    from ptrim.envs.maniskill import INSTRUCTIONS as MANISKILL
+    from ptrim.envs.metaworld import INSTRUCTIONS as METAWORLD
+    from ptrim.models.tokenizer import libero_instructions
+
+    policy = build("oft", "micro", 8, image_size=S)
+    texts = sorted({*libero_instructions(), *METAWORLD.values(), *MANISKILL.values()})
+    assert len(texts) >= 90  # 40 LIBERO tasks, 50 Meta-World, 4 ManiSkill
+    ids, mask = policy.tokenizer(texts, max_length=64)
+    assert not ((ids == 1) & (mask == 1)).any()  # [UNK] is id 1
+    rows = {tuple(row[m == 1].tolist()) for row, m in zip(ids, mask, strict=True)}
+    assert len(rows) == len(texts)
+
+
 def test_plan_rows_unpack():
     plan = Plan(np.zeros((2, 3, 7), np.float32), {"z": np.ones((2, 3, 7))})
     actions, replay = plan.row(1)

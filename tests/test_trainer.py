@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ptrim import config, grpo, rewards, stages, trainer
+from ptrim import bc, config, grpo, rewards, stages, trainer
 from ptrim.curriculum import PatternCurriculum
 from ptrim.envs.batch import EnvPool
 from ptrim.episode import EpisodeRecord
@@ -401,6 +401,34 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     _run("stage1", cfg_with("rl.stage1.iterations=1"), tmp_path)
     with pytest.raises(ValueError, match=r"seed: 0 -> 3"):
         _run("stage1", cfg_with("rl.stage1.iterations=2", "seed=3"), tmp_path)
+
+
+def test_a_checkpoint_from_other_input_weights_is_refused_or_restarted(tmp_path):
+    """A retrained BC policy (other input weights) must never resume the old RL run that DVC
+    kept in the stage's directory: refused, or with ``restart_stale`` removed and run afresh,
+    the same as in a clean directory."""
+    cfg = cfg_with("rl.stage1.iterations=2")
+    _run("stage1", cfg, tmp_path / "old")  # finished: a resume would do nothing
+
+    def retrained():
+        return GaussianPolicy(plan_horizon=8, seed=1)
+
+    def stage1(policy, out_dir, **kwargs):
+        return trainer.train_stage1(
+            policy, cfg, SUITE, out_dir, model_name="oft", sr_base=0.5, start_h=2,
+            tasks=TASKS, env_factory=reach(), progress=False, **kwargs,
+        )  # fmt: skip
+
+    with pytest.raises(bc.StaleCheckpointError, match="start_weights"):
+        stage1(retrained(), tmp_path / "old")
+    clean = stage1(retrained(), tmp_path / "clean")
+    again = stage1(retrained(), tmp_path / "old", restart_stale=True)
+    assert again["resumed_from"] is None and again["finished"] and again["iteration"] == 2
+    assert _without_times(again["history"]) == _without_times(clean["history"])
+    a, b = (
+        load_file(d / "final" / "model.safetensors") for d in (tmp_path / "clean", tmp_path / "old")
+    )
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # ------------------------------------------------------------------------------ the log

@@ -20,7 +20,7 @@ from ptrim.models import flow
 from ptrim.models.base import Executed, Generators, Plan, executed_mask
 from ptrim.models.blocks import Normalizer, as_tensor, pixels
 from ptrim.models.spec import ModelSpec
-from ptrim.models.tokenizer import InstructionTokenizer, libero_instructions
+from ptrim.models.tokenizer import InstructionTokenizer, task_instructions
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 FAMILIES: dict[str, type[VLAPolicy]] = {}
@@ -43,7 +43,7 @@ class VLAPolicy(nn.Module):
         if spec.family != self.family:
             raise ValueError(f"{type(self).__name__} cannot build a {spec.family!r} model")
         self.spec = spec
-        self.tokenizer = tokenizer or InstructionTokenizer.train(libero_instructions())
+        self.tokenizer = tokenizer or InstructionTokenizer.train(task_instructions())
         self.normalizer = Normalizer(spec.proprio_dim, spec.action_dim)
 
     @property

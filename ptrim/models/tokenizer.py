@@ -1,9 +1,10 @@
 """A word-level tokenizer trained offline from task instructions, saved with the model.
 
-No tokenizer can be downloaded here, and LIBERO's instructions use a few hundred words, so each
-model carries its own small vocabulary (``tokenizer.json``, the Hugging Face ``tokenizers``
-format). Unknown words map to ``[UNK]``; text is lower-cased and split on whitespace and
-punctuation.
+No tokenizer can be downloaded here, and the benchmarks' instructions use a few hundred words, so
+each model carries its own small vocabulary (``tokenizer.json``, the Hugging Face ``tokenizers``
+format), trained on the instructions of every benchmark (:func:`task_instructions`): a model
+trained on one suite can still tell apart every task of the others. Unknown words map to
+``[UNK]``; text is lower-cased and split on whitespace and punctuation.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ def libero_instructions() -> list[str]:
 
     suites = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
     return [name.replace("_", " ") for s in suites for name in task_names(s)]
+
+
+def task_instructions() -> list[str]:
+    """The instructions of every task of every benchmark: LIBERO's four suites, Meta-World's 50
+    tasks and our ManiSkill3 tasks (a vocabulary of LIBERO's words alone read "open the door"
+    and "open the window" both as "open the [UNK]")."""
+    from ptrim.envs.maniskill import INSTRUCTIONS as MANISKILL
+    from ptrim.envs.metaworld import INSTRUCTIONS as METAWORLD
+
+    return libero_instructions() + list(METAWORLD.values()) + list(MANISKILL.values())
 
 
 class InstructionTokenizer:
@@ -57,6 +68,10 @@ class InstructionTokenizer:
     @property
     def vocab_size(self) -> int:
         return self._tok.get_vocab_size()
+
+    def vocab(self) -> dict[str, int]:
+        """Word → id, special tokens included."""
+        return self._tok.get_vocab()
 
     def __call__(self, texts: list[str], max_length: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ids, mask)``, both ``[B, L]`` with ``L`` the longest text (at most ``max_length``)."""
