@@ -45,6 +45,29 @@ def test_normalize_drops_run_to_run_noise_and_keeps_results():
     assert nbformat.writes(again) == nbformat.writes(nb)
 
 
+def test_the_notebook_driver_skips_the_iri_grammar_and_still_validates():
+    """``ptrim.notebook`` keeps jsonschema from importing ``rfc3987_syntax`` (seconds of every
+    stage's start); notebooks still validate, and an invalid one is still refused."""
+    script = (
+        "import sys\n"
+        "from ptrim import notebook\n"
+        "notebook.skip_unused_iri_checker()\n"
+        "import nbformat\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')])\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['cell_type'] = 'nonsense'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('refused')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == "refused"
+
+
 def test_pipeline_parses_and_wires_every_stage():
     """dvc.yaml is valid for DVC itself (schema errors otherwise surface only in `dvc repro`)
     and each stage waits for the ones whose outputs it reads."""
