@@ -17,11 +17,11 @@
 # the RL histories (`data/rl/`), and writes to `paper_figures/`:
 # - `table1_libero` (the paper's Table 1 layout), `table_generality` and `table_ablation` (from
 #   `data/metrics/ablations/`), each as CSV (every number with its 95 % interval), Markdown and
-#   LaTeX (`ptrim/tables.py`);
+#   LaTeX (`ptrim/tables.py`); Table 2 is the `table2` stage's (`07_table2.py`);
 # - `curves/`: the training curves of both RL stages;
 # - `README.md`: every file in `paper_figures/` with what it shows and how it differs from the
-#   paper (`ptrim/catalog.py`). Figures 1a–c come from the `profile` stage and Fig. 3 from
-#   `evaluate`; this notebook indexes them.
+#   paper (`ptrim/catalog.py`). Figures 1a–c come from the `profile` stage, Fig. 3 from
+#   `evaluate` and Table 2 from `table2`; this notebook indexes them.
 
 # %% tags=["parameters"]
 profile = None  # None: the profile chosen in params.yaml
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from ptrim import catalog, config, figures, paper, tables
+from ptrim import catalog, config, figures, tables
 
 os.chdir(config.project_root())  # in Lab the kernel starts in notebooks/
 cfg = config.load(profile, overrides)
@@ -54,16 +54,6 @@ _ = tables.write_table(rows, out / "table1_libero", "LIBERO: base vs PolicyTrim 
 display(Markdown((out / "table1_libero.md").read_text()))
 fig = figures.table1_bars(rows, "steps and speed-up: ours beside the paper's")
 _ = figures.save_figure(fig, out / "table1_libero")
-
-# %% [markdown]
-# ## Table 2 (ManiSkill3, Meta-World)
-
-# %%
-suites = (*cfg.metaworld.suites, *cfg.maniskill.suites)
-rows = tables.table2_rows(results, tables.table2_models(cfg.families), suites)
-caption = f"ManiSkill3 and Meta-World: base vs PolicyTrim (ours and paper). {paper.TABLE2_NOTE}"
-_ = tables.write_table(rows, out / "table2_maniskill_metaworld", caption)
-display(Markdown((out / "table2_maniskill_metaworld.md").read_text()))
 
 # %% [markdown]
 # ## Architectural generality

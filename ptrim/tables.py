@@ -122,6 +122,30 @@ def _rows(results, models, suites, published_of) -> list[dict[str, Any]]:
     return rows
 
 
+def per_task_rows(
+    results: Mapping[str, Mapping[str, Any]], models: Iterable[str], suites: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Per task of each evaluated model × suite: success (%) and mean steps to success of the
+    base and of PolicyTrim, with the episodes behind each (the paper gives no per-task numbers;
+    this shows which tasks stand behind a suite's row, ManiSkill's stand-ins for its scenes)."""
+    rows = []
+    for suite in suites:
+        for model in models:
+            ours = results.get(f"{model}-{suite}")
+            if ours is None:
+                continue
+            tasks = dict.fromkeys(t for m in METHODS if m in ours for t in ours[m]["per_task"])
+            for task in tasks:
+                row: dict[str, Any] = {"suite": suite, "model": model, "task": task}
+                for method in METHODS:
+                    got = ours.get(method, {}).get("per_task", {}).get(task, {})
+                    row[f"SR_{method}"] = _value(got, "success_rate", 100.0)
+                    row[f"S_{method}"] = _value(got, "steps")
+                    row[f"n_{method}"] = got.get("n")
+                rows.append(row)
+    return rows
+
+
 def generality_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The generality table: OFT with the longer chunk and OpenVLA, ours on whichever suites
     they were evaluated, the paper's on LIBERO-Spatial."""

@@ -91,6 +91,9 @@ def test_pipeline_parses_and_wires_every_stage():
     assert {(f"sft@{p}", f"evaluate@{p}") for p in pairs} <= edges
     assert {(f"stage2@{p}", "ablations") for p in pairs} <= edges
     assert {(f"evaluate@{p}", "figures") for p in pairs} | {("ablations", "figures")} <= edges
+    table2 = [f"{m}-{s}" for m in ("pi05", "oft") for s in ("metaworld_mt10", "maniskill")]
+    assert {(f"evaluate@{p}", "table2") for p in table2} | {("table2", "figures")} <= edges
+    assert ("ablations", "table2") not in edges  # Table 2 waits for no LIBERO ablation
 
 
 def test_stage_params_exist_in_every_profile():
@@ -220,6 +223,8 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
         result = json.loads((project / f"data/metrics/policytrim/oft-{suite}.json").read_text())
         assert result["base"]["facts"]["episodes"] == 1  # 1 task x 1 initial state
     assert "ManiSkill3" in (project / "paper_figures/table2_maniskill_metaworld.md").read_text()
+    per_task = (project / "paper_figures/table2_per_task.csv").read_text()
+    assert "maniskill,oft,PushCube-v1," in per_task  # smoke: OFT on PushCube only
 
     # every stage notebook that ran timed itself (ptrim/stage_times.py), under its profile
     from ptrim import stage_times
@@ -269,6 +274,7 @@ def test_smoke_profile_runs_the_whole_dag(tmp_path):
     }
     readme = (figures / "README.md").read_text()
     assert "table1_libero.md" in readme and "not described" not in readme
+    assert "table2_per_task.csv" in readme and "table2_maniskill_metaworld.png" in readme
     for family in ("pi05", "oft", "gr00t"):
         pair = f"{family}-libero_object"
         assert (figures / f"profile/{pair}/fig1b_exec_length_{pair}.png").exists()

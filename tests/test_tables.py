@@ -183,6 +183,16 @@ def test_table2_puts_each_benchmarks_paper_numbers_beside_our_suites(result):
     assert "PutOnPlateInScene25" in paper.TABLE2_NOTE
 
 
+def test_per_task_rows_pair_base_and_policytrim_task_by_task(result):
+    results = {"oft-maniskill": result}
+    rows = tables.per_task_rows(results, ["pi05", "oft"], ["metaworld_mt10", "maniskill"])
+    assert [(r["suite"], r["model"], r["task"]) for r in rows] == [("maniskill", "oft", "t")]
+    (row,) = rows
+    assert row["SR_base"] == 100.0 and row["SR_policytrim"] == 75.0
+    assert row["S_base"] == pytest.approx(115.0) and row["S_policytrim"] == pytest.approx(60.0)
+    assert row["n_base"] == row["n_policytrim"] == 4
+
+
 def test_every_file_committed_in_paper_figures_is_described():
     """What git holds in ``paper_figures/`` (the benchmark's ``scaling.*`` today, the figures
     stage's outputs after a run) all have an entry in the index."""
