@@ -1,7 +1,8 @@
 """The Ray rollout backend (``rollout.backend: ray``): the same episodes as the local backend for
 the same seeds and groups, a GRPO iteration that ends with the same weights, and a killed
-worker whose groups run again without an episode lost or counted twice. Each test starts a
-local Ray with 2 CPUs and 2 workers and shuts it down."""
+worker whose groups run again without an episode lost or counted twice. The tests of this file
+share one local Ray of 2 CPUs per test process (starting it takes 15-45 s on two busy cores);
+each starts and kills its own workers."""
 
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ SUITE = "libero_object"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray():
-    """A local Ray instance of 2 CPUs for one test."""
+    """A local Ray instance of 2 CPUs, shut down after this file's last test."""
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
