@@ -53,7 +53,9 @@ print("not yet:  ", [p for p in wanted if p not in results] or "none")
 
 # %%
 rows = tables.table2_rows(results, models, suites)
+standins = [t for s in cfg.maniskill.suites for t in cfg.maniskill.task_list(s)]
 caption = f"ManiSkill3 and Meta-World: base vs PolicyTrim (ours and paper). {paper.TABLE2_NOTE}"
+caption += f" ManiSkill3 tasks here: {', '.join(standins)}." if standins else ""
 _ = tables.write_table(rows, out / "table2_maniskill_metaworld", caption)
 display(Markdown((out / "table2_maniskill_metaworld.md").read_text()))
 fig = figures.table1_bars(rows, "Table 2: steps and speed-up, ours beside the paper's")
