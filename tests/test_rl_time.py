@@ -10,8 +10,13 @@ from ptrim import rl_time
 
 
 def _iteration(wall_s, sim, render, policy, update):
-    return {"wall_s": wall_s, "time/sim_s": sim, "time/render_s": render,
-            "time/policy_s": policy, "time/update_s": update}
+    return {
+        "wall_s": wall_s,
+        "time/sim_s": sim,
+        "time/render_s": render,
+        "time/policy_s": policy,
+        "time/update_s": update,
+    }
 
 
 def test_shares_sum_the_iterations_against_the_last_wall_time():

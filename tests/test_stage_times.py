@@ -123,8 +123,14 @@ def test_summary_separates_profiles_and_the_report_prints_the_total(tmp_path, ca
 
 
 def _run(stage, started, ended, running_s, profile="default"):
-    return {"stage": stage, "profile": profile, "ok": True, "running_s": running_s,
-            "started": started, "ended": ended}
+    return {
+        "stage": stage,
+        "profile": profile,
+        "ok": True,
+        "running_s": running_s,
+        "started": started,
+        "ended": ended,
+    }
 
 
 def test_wall_clock_counts_stages_that_ran_side_by_side_once(tmp_path, capsys):
