@@ -49,7 +49,8 @@ print(f"{len(results)} evaluated pairs: {sorted(results)}")
 # ## Table 1 (LIBERO)
 
 # %%
-rows = tables.table1_rows(results, tables.table1_models(cfg.families), cfg.libero.suites)
+limits = {s: tables.step_limit_text(cfg, s) for s in cfg.libero.suites}
+rows = tables.table1_rows(results, tables.table1_models(cfg.families), cfg.libero.suites, limits)
 _ = tables.write_table(rows, out / "table1_libero", "LIBERO: base vs PolicyTrim (ours and paper)")
 display(Markdown((out / "table1_libero.md").read_text()))
 fig = figures.table1_bars(rows, "steps and speed-up: ours beside the paper's")

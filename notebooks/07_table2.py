@@ -33,10 +33,9 @@ figures_dir = "paper_figures"
 import os
 from pathlib import Path
 
-import pandas as pd
 from IPython.display import Markdown, display
 
-from ptrim import config, figures, paper, tables
+from ptrim import config, figures, tables
 
 os.chdir(config.project_root())  # in Lab the kernel starts in notebooks/
 cfg = config.load(profile, overrides)
@@ -44,19 +43,16 @@ out = Path(figures_dir)
 results = tables.load_results(metrics_dir)
 suites = (*cfg.metaworld.suites, *cfg.maniskill.suites)
 models = tables.table2_models(cfg.families)
-wanted = [f"{m}-{s}" for s in suites for m in models]
-print("evaluated:", [p for p in wanted if p in results] or "none")
-print("not yet:  ", [p for p in wanted if p not in results] or "none")
+limits = {s: tables.step_limit_text(cfg, s) for s in suites}
+for state, pairs in tables.pair_status(results, models, suites).items():
+    print(f"{state}:", pairs or "none")
 
 # %% [markdown]
 # ## Table 2
 
 # %%
-rows = tables.table2_rows(results, models, suites)
-standins = [t for s in cfg.maniskill.suites for t in cfg.maniskill.task_list(s)]
-caption = f"ManiSkill3 and Meta-World: base vs PolicyTrim (ours and paper). {paper.TABLE2_NOTE}"
-caption += f" ManiSkill3 tasks here: {', '.join(standins)}." if standins else ""
-_ = tables.write_table(rows, out / "table2_maniskill_metaworld", caption)
+rows = tables.table2_rows(results, models, suites, limits)
+_ = tables.write_table(rows, out / "table2_maniskill_metaworld", tables.table2_caption(cfg))
 display(Markdown((out / "table2_maniskill_metaworld.md").read_text()))
 fig = figures.table1_bars(rows, "Table 2: steps and speed-up, ours beside the paper's")
 _ = figures.save_figure(fig, out / "table2_maniskill_metaworld")
@@ -65,8 +61,6 @@ _ = figures.save_figure(fig, out / "table2_maniskill_metaworld")
 # ## Per task
 
 # %%
-per_task = pd.DataFrame(tables.per_task_rows(results, models, suites))
-per_task.to_csv(out / "table2_per_task.csv", index=False, float_format="%.4g")
-text = per_task.to_markdown(index=False, floatfmt=".1f") if len(per_task) else "(no rows)"
-_ = (out / "table2_per_task.md").write_text(f"**Table 2 per task (ours only)**\n\n{text}\n")
+rows = tables.per_task_rows(results, models, suites)
+_ = tables.write_per_task(rows, out / "table2_per_task", "Table 2 per task (ours only)")
 display(Markdown((out / "table2_per_task.md").read_text()))

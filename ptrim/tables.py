@@ -77,11 +77,17 @@ def table1_models(families: Iterable[str]) -> list[str]:
 
 
 def table1_rows(
-    results: Mapping[str, Mapping[str, Any]], models: Iterable[str], suites: Iterable[str]
+    results: Mapping[str, Mapping[str, Any]],
+    models: Iterable[str],
+    suites: Iterable[str],
+    limits: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Table 1 in long form: for each suite, method and model, our row (if evaluated) and the
-    paper's (if published)."""
-    return _rows(results, models, suites, lambda suite, method: paper.TABLE1.get((suite, method)))
+    paper's (if published). ``limits``: a suite's step-limit text (:func:`step_limit_text`)
+    instead of the first episode's limit recorded by the evaluation."""
+    return _rows(
+        results, models, suites, lambda suite, method: paper.TABLE1.get((suite, method)), limits
+    )
 
 
 def table2_models(families: Iterable[str]) -> list[str]:
@@ -90,28 +96,33 @@ def table2_models(families: Iterable[str]) -> list[str]:
 
 
 def table2_rows(
-    results: Mapping[str, Mapping[str, Any]], models: Iterable[str], suites: Iterable[str]
+    results: Mapping[str, Mapping[str, Any]],
+    models: Iterable[str],
+    suites: Iterable[str],
+    limits: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Table 2 in long form (ManiSkill, Meta-World): our rows per suite, the paper's numbers
-    for the suite's benchmark beside them."""
+    for the suite's benchmark beside them (``limits`` as in :func:`table1_rows`)."""
     from ptrim.envs import registry
 
     def published(suite: str, method: str):
         return paper.TABLE2.get((registry.benchmark_of(suite), method))
 
-    return _rows(results, models, suites, published)
+    return _rows(results, models, suites, published, limits)
 
 
-def _rows(results, models, suites, published_of) -> list[dict[str, Any]]:
+def _rows(results, models, suites, published_of, limits=None) -> list[dict[str, Any]]:
     rows = []
     for suite in suites:
         for method in METHODS:
             for model in models:
                 ours = results.get(f"{model}-{suite}")
                 if ours is not None and method in ours:
+                    row = our_row(ours, method)
+                    if limits and suite in limits:
+                        row["max_steps"] = limits[suite]
                     rows.append(
-                        {"suite": suite, "method": method, "model": model, "source": "ours"}
-                        | our_row(ours, method)
+                        {"suite": suite, "method": method, "model": model, "source": "ours"} | row
                     )
                 published = (published_of(suite, method) or {}).get(model)
                 if published is not None:
@@ -144,6 +155,57 @@ def per_task_rows(
                     row[f"n_{method}"] = got.get("n")
                 rows.append(row)
     return rows
+
+
+def write_per_task(rows: Sequence[Mapping[str, Any]], stem: str | Path, title: str) -> list[Path]:
+    """``<stem>.csv`` and ``<stem>.md`` of :func:`per_task_rows` (Markdown headed by ``title``).
+    Returns the two paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv, md = Path(f"{stem}.csv"), Path(f"{stem}.md")
+    frame = pd.DataFrame(list(rows))
+    frame.to_csv(csv, index=False, float_format="%.4g")
+    text = frame.to_markdown(index=False, floatfmt=".1f") if len(frame) else "(no rows)"
+    md.write_text(f"**{title}**\n\n{text}\n")
+    return [csv, md]
+
+
+def pair_status(
+    results: Mapping[str, Any], models: Iterable[str], suites: Iterable[str]
+) -> dict[str, list[str]]:
+    """``{"evaluated": [...], "missing": [...]}``: the ``<model>-<suite>`` pairs a table wants,
+    split by whether their paired evaluation exists yet (a missing pair is a ``—``)."""
+    wanted = [f"{m}-{s}" for s in suites for m in models]
+    return {
+        "evaluated": [p for p in wanted if p in results],
+        "missing": [p for p in wanted if p not in results],
+    }
+
+
+def step_limit_text(cfg, suite: str) -> str:
+    """The step limit of ``suite`` as the profile sets it for its selected tasks: ``"≤220"``,
+    or a range such as ``"≤80–120"`` where tasks differ (ManiSkill3's per-task limits)."""
+    from ptrim.envs import maniskill, registry
+
+    limits = set()
+    for task in cfg.bench(suite).task_list(suite):
+        limit = registry.step_limit(cfg, suite, task)
+        if limit is None and registry.benchmark_of(suite) == "maniskill":
+            limit = maniskill.MAX_STEPS[maniskill.resolve_task(suite, task)]
+        if limit is not None:
+            limits.add(int(limit))
+    if not limits:
+        return "?"
+    low, high = min(limits), max(limits)
+    return f"≤{low}" if low == high else f"≤{low}–{high}"
+
+
+def table2_caption(cfg) -> str:
+    """Table 2's caption: the paper's note, and which ManiSkill3 tasks stand in for its
+    ``PutOnPlateInScene25`` scenes in this profile."""
+    standins = [t for s in cfg.maniskill.suites for t in cfg.maniskill.task_list(s)]
+    caption = f"ManiSkill3 and Meta-World: base vs PolicyTrim (ours and paper). {paper.TABLE2_NOTE}"
+    return caption + (f" ManiSkill3 tasks here: {', '.join(standins)}." if standins else "")
 
 
 def generality_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -208,7 +270,9 @@ def layout(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 def _scale_text(row: Mapping[str, Any]) -> str:
     params = row.get("parameters")
     size = f"{params / 1e6:.1f}M" if params else "?"
-    return f"{row['model']} {size}, {row['episodes']} ep, ≤{row['max_steps']} steps"
+    limit = row["max_steps"]
+    limit = limit if isinstance(limit, str) else f"≤{limit}"
+    return f"{row['model']} {size}, {row['episodes']} ep, {limit} steps"
 
 
 def _column_order(rows: Sequence[Mapping[str, Any]]):

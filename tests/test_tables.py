@@ -201,3 +201,56 @@ def test_every_file_committed_in_paper_figures_is_described():
     root = Path(__file__).resolve().parent.parent / "paper_figures"
     assert (root / "scaling.png").is_file() and (root / "scaling.csv").is_file()
     assert catalog.undescribed(root) == []
+
+
+def test_step_limit_text_is_per_suite_and_spans_maniskills_per_task_limits():
+    from ptrim import config
+    from ptrim.envs import maniskill
+
+    cfg = config.load("default")
+    libero = cfg.libero.max_steps["libero_object"]
+    assert tables.step_limit_text(cfg, "libero_object") == f"≤{libero}"
+    assert tables.step_limit_text(cfg, "metaworld_mt10") == f"≤{cfg.metaworld.max_steps}"
+    limits = [maniskill.MAX_STEPS[t] for t in cfg.maniskill.task_list("maniskill")]
+    assert min(limits) < max(limits)  # the test means something only if the tasks differ
+    assert tables.step_limit_text(cfg, "maniskill") == f"≤{min(limits)}–{max(limits)}"
+    capped = config.load("default", ["rollout.max_steps=50"])
+    assert tables.step_limit_text(capped, "maniskill") == "≤50"
+    one = config.load("default", ["maniskill.tasks=[PushCube-v1]"])
+    assert tables.step_limit_text(one, "maniskill") == f"≤{maniskill.MAX_STEPS['PushCube-v1']}"
+
+
+def test_a_suites_limit_text_replaces_the_first_episodes_limit_in_the_scale_column(result):
+    results = {"oft-maniskill": result}
+    rows = tables.table2_rows(results, ["oft"], ["maniskill"], {"maniskill": "≤80–120"})
+    assert {r["max_steps"] for r in rows if r["source"] == "ours"} == {"≤80–120"}
+    scale = tables.layout(rows).loc[("ManiSkill3", "base"), "scale (ours)"]
+    assert scale == "oft 4.6M, 4 ep, ≤80–120 steps"
+    plain = tables.layout(tables.table2_rows(results, ["oft"], ["maniskill"]))
+    assert plain.loc[("ManiSkill3", "base"), "scale (ours)"] == "oft 4.6M, 4 ep, ≤280 steps"
+
+
+def test_pair_status_splits_wanted_pairs_into_evaluated_and_missing(result):
+    got = tables.pair_status({"oft-maniskill": result}, ["pi05", "oft"], ["maniskill"])
+    assert got == {"evaluated": ["oft-maniskill"], "missing": ["pi05-maniskill"]}
+
+
+def test_table2_caption_names_the_maniskill_stand_in_tasks():
+    from ptrim import config
+
+    cfg = config.load("default", ["maniskill.tasks=[PushCube-v1, PullCube-v1]"])
+    caption = tables.table2_caption(cfg)
+    assert caption.startswith("ManiSkill3 and Meta-World") and paper.TABLE2_NOTE in caption
+    assert caption.endswith("ManiSkill3 tasks here: PushCube-v1, PullCube-v1.")
+    off = config.load("default", ["maniskill.suites=[]"])
+    assert "tasks here" not in tables.table2_caption(off)
+
+
+def test_write_per_task_writes_csv_and_a_titled_markdown_table(result, tmp_path):
+    rows = tables.per_task_rows({"oft-maniskill": result}, ["oft"], ["maniskill"])
+    csv, md = tables.write_per_task(rows, tmp_path / "sub" / "per_task", "Per task")
+    assert csv.read_text().splitlines()[0].startswith("suite,model,task,SR_base")
+    text = md.read_text()
+    assert text.startswith("**Per task**") and "| maniskill | oft" in text and "75.0" in text
+    _, empty = tables.write_per_task([], tmp_path / "none", "Nothing")
+    assert "(no rows)" in empty.read_text()
