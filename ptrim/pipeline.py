@@ -7,7 +7,9 @@ ptrim.pipeline stages)`` runs only the profile's own.
 
 DVC cannot pick a dependency list per generated stage, so ``dvc.yaml``'s ``vars`` hold one
 table row per suite and per model × suite naming the benchmark (whose ``params.yaml`` section
-the stage reads) and its adapter and expert files. ``python -m ptrim.pipeline vars`` prints the
+the stage reads), its adapter and expert files, and the model's own family module
+(``model_code``): a pair's stages depend on the shared model files plus that one, so editing
+one family's architecture leaves the other families' trained stages up to date. ``python -m ptrim.pipeline vars`` prints the
 table ``dvc.yaml`` must hold (a test compares them).
 """
 
@@ -47,14 +49,25 @@ def suite_row(suite: str) -> dict[str, str]:
     return {"bench": bench, "env": env, "env_extra": env_extra, "expert": expert}
 
 
-def dvc_vars(models: list[str]) -> dict[str, dict]:
+def family_module(family: str) -> str:
+    """The file that defines ``family``'s architecture (the rest of ``ptrim/models`` is shared)."""
+    return f"ptrim/models/{family}.py"
+
+
+def dvc_vars(families: dict[str, str]) -> dict[str, dict]:
     """``{"suites": {suite: row}, "pairs": {"<model>-<suite>": row}}`` over every suite of
-    every benchmark (``DEMO_SUITES`` order) and ``models``."""
+    every benchmark (``DEMO_SUITES`` order) and the models of ``families`` (``{model: its
+    family}``)."""
     suites = {s: suite_row(s) for s in DEMO_SUITES}
     pairs = {
-        f"{m}-{s}": {"model": m, "suite": s, **{k: v for k, v in row.items() if k != "expert"}}
+        f"{m}-{s}": {
+            "model": m,
+            "suite": s,
+            **{k: v for k, v in row.items() if k != "expert"},
+            "model_code": family_module(family),
+        }
         for s, row in suites.items()
-        for m in models
+        for m, family in families.items()
     }
     return {"suites": suites, "pairs": pairs}
 
@@ -87,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = config.load(args.profile)
     if args.command == "vars":
-        print(render_vars(dvc_vars(list(cfg.models))), end="")
+        print(render_vars(dvc_vars({m: cfg.family_of(m) for m in cfg.models})), end="")
     else:
         print("\n".join(stages(cfg)))
 

@@ -59,11 +59,32 @@ def test_dvc_yaml_holds_the_generated_suite_and_pair_table():
     from ptrim.envs import registry
 
     declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
-    models = list(config.load("default").models)
-    table = pipeline.dvc_vars(models)
+    cfg = config.load("default")
+    table = pipeline.dvc_vars({m: cfg.family_of(m) for m in cfg.models})
     assert {k: v for d in declared for k, v in d.items()} == table
     assert set(table["suites"]) == set(registry.ALL_SUITES)
     assert table["pairs"]["oft-metaworld_mt10"]["env"] == "ptrim/envs/metaworld.py"
     for row in table["suites"].values():  # every file a stage names exists
         for key in ("env", "env_extra", "expert"):
             assert (ROOT / row[key]).is_file(), row[key]
+    assert table["pairs"]["oft_h16-libero_object"]["model_code"] == "ptrim/models/oft.py"
+    for row in table["pairs"].values():
+        assert (ROOT / row["model_code"]).is_file(), row["model_code"]
+
+
+def test_pair_stages_depend_on_the_shared_model_files_and_their_own_family():
+    """Each model x suite stage lists every shared file of ``ptrim/models`` (a new one must be
+    added here too) plus its own family's module, never another family's."""
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    families = {f"ptrim/models/{f}.py" for f in ("pi05", "oft", "gr00t", "openvla")}
+    not_for_training = {"ptrim/models/scripted.py"}  # the benchmark's constant policy
+    shared = {
+        str(p.relative_to(ROOT)) for p in (ROOT / "ptrim/models").glob("*.py")
+    } - families - not_for_training
+    for name in pipeline.PAIR_STAGES:
+        deps = set(stages[name]["do"]["deps"])
+        listed = {d for d in deps if d.startswith("ptrim/models")}
+        assert listed == shared, (name, listed ^ shared)
+        assert "${item.model_code}" in deps, name
