@@ -9,8 +9,8 @@ DVC cannot pick a dependency list per generated stage, so ``dvc.yaml``'s ``vars`
 table row per suite and per model × suite naming the benchmark (whose ``params.yaml`` section
 the stage reads), its adapter and expert files, and the model's own family module
 (``model_code``): a pair's stages depend on the shared model files plus that one, so editing
-one family's architecture leaves the other families' trained stages up to date. ``python -m ptrim.pipeline vars`` prints the
-table ``dvc.yaml`` must hold (a test compares them).
+one family's architecture leaves the other families' trained stages up to date.
+``python -m ptrim.pipeline vars`` prints the table ``dvc.yaml`` must hold (a test compares them).
 """
 
 from __future__ import annotations

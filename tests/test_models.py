@@ -151,6 +151,35 @@ def test_rl_parameter_groups_follow_the_paper():
     assert {id(p) for p in gr.trainable_in_rl()} == {id(p) for p in gr.head.parameters()}
 
 
+def test_gr00t_blocks_read_the_vlm_layers_bottom_up():
+    from ptrim.models.gr00t import read_layers
+
+    assert read_layers(4, 4) == [0, 1, 2, 3]
+    assert read_layers(8, 6) == [1, 2, 3, 5, 6, 7]  # base: the last block reads the last layer
+    assert read_layers(2, 4) == [0, 0, 1, 1]
+    gr = build("gr00t", "micro", 16, image_size=S).eval()
+    batch = gr.encode(_obs())
+    hooks = [len(m._forward_hooks) for m in gr.vlm.decoder.layers]
+    contexts, mask = gr.vlm_layers(batch)
+    assert [len(m._forward_hooks) for m in gr.vlm.decoder.layers] == hooks  # taps removed
+    with torch.no_grad():
+        embeds, _ = gr.vlm._sequence(batch["px"], batch["ids"], batch["text_mask"], None)
+        out = gr.vlm.decoder(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
+            output_hidden_states=True,
+        )  # hidden_states: (embeddings, layer 1, ..., layer L - 1, normed layer L)
+    last = gr.spec.sizes.layers - 1
+    assert len(contexts) == gr.spec.sizes.head_layers and gr.read_layers[-1] == last
+    for ctx, layer in zip(contexts, gr.read_layers, strict=True):
+        if layer < last:
+            torch.testing.assert_close(ctx, out.hidden_states[layer + 1])
+        else:  # the raw output of the last layer, before the decoder's final norm
+            torch.testing.assert_close(gr.vlm.decoder.norm(ctx), out.last_hidden_state)
+    assert not torch.allclose(contexts[0], contexts[-1])
+
+
 def test_spec_checks_its_values():
     with pytest.raises(ValueError, match="unknown preset"):
         ModelSpec("oft", "huge", 8)

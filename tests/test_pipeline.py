@@ -80,9 +80,11 @@ def test_pair_stages_depend_on_the_shared_model_files_and_their_own_family():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     families = {f"ptrim/models/{f}.py" for f in ("pi05", "oft", "gr00t", "openvla")}
     not_for_training = {"ptrim/models/scripted.py"}  # the benchmark's constant policy
-    shared = {
-        str(p.relative_to(ROOT)) for p in (ROOT / "ptrim/models").glob("*.py")
-    } - families - not_for_training
+    shared = (
+        {str(p.relative_to(ROOT)) for p in (ROOT / "ptrim/models").glob("*.py")}
+        - families
+        - not_for_training
+    )
     for name in pipeline.PAIR_STAGES:
         deps = set(stages[name]["do"]["deps"])
         listed = {d for d in deps if d.startswith("ptrim/models")}

@@ -3,11 +3,21 @@
 The VLM (:class:`~ptrim.models.blocks.VisionLanguagePrefix`) encodes ``[image tokens,
 instruction]`` once per plan. The head — a diffusion transformer with adaLN-Zero timestep
 conditioning — runs ``denoise_steps`` (4) times over ``[state token, H noisy actions]``:
-self-attention among them, cross-attention to the VLM's hidden states, then an MLP. RL
-trains the head only. Flow convention and the stochastic sampler: :mod:`ptrim.models.flow`.
+self-attention among them, cross-attention to VLM hidden states, then an MLP. RL trains the
+head only. Flow convention and the stochastic sampler: :mod:`ptrim.models.flow`.
+
+Which VLM features the head reads: GR00T N1.5 cross-attends to an *intermediate* LLM layer
+(its 12th), not the last. Here the DiT's blocks read the VLM's layers bottom-up — block ``i``
+of ``D`` reads the output of layer ``ceil((i + 1) L / D)`` of ``L`` (each layer-normed), so the
+last block reads the last layer — which gives the small head both mid-level features (as
+GR00T) and the final ones, and every expert layer its own VLM layer (as π0's expert). Reading
+only the last layer's states, this head reached 61 % on LIBERO-Object where π0.5 reached
+81.5 % (README).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -69,14 +79,22 @@ class ActionHead(nn.Module):
             DiTBlock(w, max(1, w // 32), s.width) for _ in range(s.head_layers)
         )
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, spec.action_dim))
+        self.context_norms = nn.ModuleList(nn.LayerNorm(s.width) for _ in range(s.head_layers))
 
-    def forward(self, x, t, state, ctx, ctx_mask) -> torch.Tensor:
+    def forward(self, x, t, state, contexts, ctx_mask) -> torch.Tensor:
+        """``contexts``: one ``[B, L, width]`` VLM layer output per block."""
         tokens = torch.cat([self.state_in(state)[:, None], self.action_in(x)], dim=1)
         tokens = tokens + self.position
         time = self.time(sinusoid(t, self.position.shape[-1]).to(tokens))
-        for block in self.blocks:
-            tokens = block(tokens, time, ctx, ctx_mask == 0)
+        for block, norm, ctx in zip(self.blocks, self.context_norms, contexts, strict=True):
+            tokens = block(tokens, time, norm(ctx), ctx_mask == 0)
         return self.out(tokens[:, 1:])
+
+
+def read_layers(vlm_layers: int, head_layers: int) -> list[int]:
+    """The VLM layer (0-based) each of the ``head_layers`` DiT blocks reads: spread bottom-up,
+    the last block reading the last layer."""
+    return [math.ceil((i + 1) * vlm_layers / head_layers) - 1 for i in range(head_layers)]
 
 
 class Gr00t(FlowPolicy):
@@ -86,13 +104,34 @@ class Gr00t(FlowPolicy):
         super().__init__(spec, tokenizer)
         self.vlm = VisionLanguagePrefix(spec, self.tokenizer.vocab_size)
         self.head = ActionHead(spec)
+        self.read_layers = read_layers(spec.sizes.layers, spec.sizes.head_layers)
+
+    def vlm_layers(self, enc: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The outputs of the VLM layers the head reads (``read_layers``) and the mask, taken
+        by forward hooks during one VLM pass (removed again before returning)."""
+        taps: dict[int, torch.Tensor] = {}
+
+        def keep(index: int):
+            def hook(module, args, out):
+                taps[index] = out[0] if isinstance(out, tuple) else out
+
+            return hook
+
+        layers = self.vlm.decoder.layers
+        handles = [layers[j].register_forward_hook(keep(j)) for j in set(self.read_layers)]
+        try:
+            _, ctx_mask = self.vlm(enc["px"], enc["ids"], enc["text_mask"])
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [taps[j] for j in self.read_layers], ctx_mask
 
     def velocity_field(self, enc: dict[str, torch.Tensor]) -> flow.Velocity:
-        ctx, ctx_mask = self.vlm(enc["px"], enc["ids"], enc["text_mask"])
+        contexts, ctx_mask = self.vlm_layers(enc)
 
         def velocity(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
             time = torch.as_tensor(t, dtype=torch.float32, device=x.device).expand(x.shape[0])
-            return self.head(x, time, enc["proprio"], ctx, ctx_mask)
+            return self.head(x, time, enc["proprio"], contexts, ctx_mask)
 
         return velocity
 
