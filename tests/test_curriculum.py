@@ -204,7 +204,17 @@ def test_select_stage2_horizon_boundary_is_inclusive():
 
 
 def test_select_stage2_horizon_judges_each_h_on_its_own():
-    assert select_stage2_horizon({5: 0.5, 10: 1.0, 15: 0.6}, sr_base=1.0, tolerance=0.0) == 10
+    assert select_stage2_horizon({5: 0.9, 10: 0.7, 15: 0.95}, sr_base=1.0, tolerance=0.0) == 15
+
+
+def test_select_stage2_horizon_compares_sampled_rates_with_the_shortest_rung():
+    # stage 1's rates are sampled; the base's is deterministic and may be higher than any of them
+    sampled = {5: 0.75, 10: 0.75, 15: 0.41}
+    assert select_stage2_horizon(sampled, sr_base=0.84, tolerance=0.05) == 10
+    # a base below the shortest rung stays the reference
+    sampled = {5: 0.95, 10: 0.85, 15: 0.7}
+    assert select_stage2_horizon(sampled, sr_base=0.8, tolerance=0.05) == 10
+    assert select_stage2_horizon(sampled, sr_base=0.95, tolerance=0.05) == 5
 
 
 def test_select_stage2_horizon_falls_back_to_the_smallest():
