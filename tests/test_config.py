@@ -235,14 +235,20 @@ def test_config_is_frozen():
 
 
 # ------------------------------------------------------------------ rl (params.yaml may omit it)
-def test_rl_defaults_are_the_papers():
+def test_rl_defaults_are_the_papers_but_the_object_step_budget():
     rl = load().rl
-    # the file spells out the defaults, and adds the paper's per-model stage-1 ladders
+    # the file spells out the defaults, adds the paper's per-model stage-1 ladders and raises
+    # LIBERO-Object's step budget above our base policies' steps (the paper's is 150)
     assert rl.stage1.ladders == {"gr00t": (5, 10, 15), "oft": (8,), "oft_h16": (8, 12, 16)}
     assert config.RLConfig().stage1.ladders == {}
-    assert dataclasses.replace(rl, stage1=dataclasses.replace(rl.stage1, ladders={})) == (
-        config.RLConfig()
+    assert rl.stage2.T_max["libero_object"] == 210
+    assert config.RLConfig().stage2.T_max["libero_object"] == 150
+    papers = dataclasses.replace(
+        rl,
+        stage1=dataclasses.replace(rl.stage1, ladders={}),
+        stage2=dataclasses.replace(rl.stage2, T_max={**rl.stage2.T_max, "libero_object": 150}),
     )
+    assert papers == (config.RLConfig())
     assert (rl.group_size, rl.filter_low, rl.filter_high, rl.dual_clip, rl.kl_coef) == (
         8, 0.1, 1.0, 3.0, 0.0
     )  # fmt: skip
@@ -250,7 +256,7 @@ def test_rl_defaults_are_the_papers():
     assert rl.clip_high["oft"] == 0.28 and rl.clip_high["pi05"] == 0.2 and rl.betas == (0.9, 0.95)
     assert rl.stage1.h_base == {"pi05": 20, "oft": 8, "gr00t": 10, "openvla": 1}
     assert rl.stage2.T_max == {
-        "libero_spatial": 150, "libero_object": 150, "libero_goal": 200, "libero_10": 300,
+        "libero_spatial": 150, "libero_object": 210, "libero_goal": 200, "libero_10": 300,
         "metaworld_mt10": 100, "metaworld_mt50": 100, "maniskill": 80,
     }  # fmt: skip
     assert (rl.stage2.lam_eff, rl.stage2.lam_stab, rl.stage2.sigma_floor) == (0.9, 0.15, 5.0)
