@@ -400,7 +400,8 @@ class Stage1Config:
     frontier_step: Annotated[int, Field(ge=1)] = 5  # frontier: the ladder is h*, h*+d, …, H
     frontier_tau: Annotated[float, Field(gt=0)] = 0.95  # h* advances at SR(h*+d) >= tau · SR_base
     frontier_epsilon: Annotated[float, Field(ge=0, le=1)] = 0.05  # start h*: SR >= best - epsilon
-    # the horizon handed to stage 2: the longest h with windowed SR >= SR_base - tolerance
+    # the horizon handed to stage 2: the longest h with windowed SR >= reference - tolerance, the
+    # reference being SR_base or, when lower, the shortest rung's sampled SR (select_stage2_horizon)
     horizon_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
 
     @field_validator("h_base", mode="before")

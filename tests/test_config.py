@@ -248,7 +248,7 @@ def test_rl_defaults_are_the_papers_but_the_object_step_budget():
         stage1=dataclasses.replace(rl.stage1, ladders={}),
         stage2=dataclasses.replace(rl.stage2, T_max={**rl.stage2.T_max, "libero_object": 150}),
     )
-    assert papers == (config.RLConfig())
+    assert papers == config.RLConfig()
     assert (rl.group_size, rl.filter_low, rl.filter_high, rl.dual_clip, rl.kl_coef) == (
         8, 0.1, 1.0, 3.0, 0.0
     )  # fmt: skip
