@@ -130,9 +130,12 @@ def ppo_update(
     (:func:`ptrim.rewards.ppo_loss`) plus ``kl_coef`` × the mean :func:`kl_to_reference`.
     Gradients are clipped to ``grad_clip`` (global norm over the optimizer's parameters).
     ``bf16``: the forward runs under bf16 autocast, the loss in fp32.
-    Stats: ``loss``, ``clip_frac``, ``dual_clip_frac``, ``approx_kl`` (old ‖ new),
-    ``ratio_mean``, ``kl_ref`` (if ``reference``), ``grad_norm`` (before clipping),
-    ``optimizer_steps``, ``chunks``. With no chunks nothing is updated."""
+    Stats: ``loss``, ``clip_frac``, ``dual_clip_frac``, ``approx_kl`` (old ‖ new, before each
+    optimizer step: 0 with one epoch of one minibatch), ``ratio_mean``, ``grad_norm`` (before
+    clipping), ``optimizer_steps``, ``chunks``, and after the update :func:`drift` on up to
+    ``micro_batch`` chunks: ``step_kl`` (old ‖ updated) and, given a ``reference``, ``kl_ref``
+    (updated ‖ reference) — logged whether or not ``kl_coef`` puts the KL in the loss. With no
+    chunks nothing is updated."""
     n = len(chunks)
     out = {"chunks": float(n), "optimizer_steps": 0.0}
     if n == 0:
@@ -159,12 +162,10 @@ def ppo_update(
                     settings.clip_high,
                     settings.dual_clip,
                 )
-                if reference is not None:
+                if reference is not None and settings.kl_coef > 0:
                     with torch.no_grad(), autocast:
                         logp_ref = chunk_log_probs(reference, batch).float()
-                    kl = kl_to_reference(logp_new, logp_ref).mean()
-                    loss = loss + settings.kl_coef * kl
-                    stats["kl_ref"] = float(kl.detach())
+                    loss = loss + settings.kl_coef * kl_to_reference(logp_new, logp_ref).mean()
                 (loss * (len(batch) / len(part))).backward()
                 stats["loss"] = float(loss.detach())
                 for k, v in stats.items():
@@ -176,6 +177,23 @@ def ppo_update(
     out |= {k: v / weight for k, v in sums.items()}
     out["grad_norm"] = float(np.mean(grad_norms))
     out["optimizer_steps"] = float(len(grad_norms))
+    sample = torch.randperm(n, generator=generator)[: settings.micro_batch].tolist()
+    with autocast:
+        out |= drift(policy, [chunks[i] for i in sample], reference)
+    return out
+
+
+@torch.no_grad()
+def drift(policy: Any, chunks: Sequence[Chunk], reference: Any = None) -> dict[str, float]:
+    """How far ``policy`` has moved, on ``chunks`` sampled by the rollout policy: ``step_kl``
+    = mean k3 KL(π_old ‖ π) from the recorded ``logp_old``, and ``kl_ref`` = mean
+    :func:`kl_to_reference` (π ‖ ``reference``) when a reference is given. No gradients."""
+    logp = chunk_log_probs(policy, chunks).float()
+    old = torch.tensor([c.logp_old for c in chunks], dtype=logp.dtype, device=logp.device)
+    out = {"step_kl": float(kl_to_reference(logp, old).mean())}
+    if reference is not None:
+        logp_ref = chunk_log_probs(reference, chunks).float()
+        out["kl_ref"] = float(kl_to_reference(logp, logp_ref).mean())
     return out
 
 

@@ -34,7 +34,8 @@ class Stage1:
     """Reliable chunk extension: a group's members execute the curriculum's ``h_i``; the
     horizon bonus ``λ_plan · r_max · h_i / h_base`` rewards successes at longer ``h``. The
     horizon for stage 2 is the longest whose windowed success rate holds
-    (:func:`ptrim.curriculum.select_stage2_horizon` against ``sr_base − tolerance``)."""
+    (:func:`ptrim.curriculum.select_stage2_horizon`: within ``tolerance`` of the lower of
+    ``sr_base`` and the shortest rung's sampled rate)."""
 
     name = "stage1"
 

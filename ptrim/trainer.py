@@ -58,9 +58,10 @@ the curriculum —, the run's identity and the history). No pickle anywhere. A r
 point and restarted with the same arguments continues from the newest checkpoint and ends with
 the weights, optimizer and curriculum state of an uninterrupted run, bit for bit (same machine,
 same threads, a deterministic simulator). The caller passes the stage's *input* policy again:
-with ``kl_coef > 0`` it is the frozen reference. The run's identity includes the input policy's
-weights (``weights_fingerprint``), so the checkpoints of a run that started from other weights
-(the BC or stage-1 policy was retrained) are never resumed: they raise
+it is the frozen reference (the logged ``kl_ref``, and the loss's KL term with
+``kl_coef > 0``). The run's identity includes the input policy's weights
+(``weights_fingerprint``), so the checkpoints of a run that started from other weights (the BC
+or stage-1 policy was retrained) are never resumed: they raise
 :class:`ptrim.bc.StaleCheckpointError`, or with ``restart_stale`` are removed and the run starts
 over (the pipeline's choice: DVC keeps the output directory across reruns). At the end:
 ``out_dir/final/`` (weights), ``out_dir/history.json``, ``out_dir/result.json`` (the result dict
@@ -246,9 +247,8 @@ class GRPOTrainer:
             lr=rl.lr[family],
             betas=tuple(rl.betas),
         )
-        self.reference = None  # the frozen stage input, for the KL term
-        if rl.kl_coef > 0:
-            self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
+        # the frozen stage input: the KL term when kl_coef > 0, and the logged KL to it always
+        self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
         self.iteration = 0  # iterations done
         self.wall_s = 0.0
         self.history: list[dict[str, float]] = []
@@ -450,8 +450,9 @@ class GRPOTrainer:
         * ``groups/total|kept|all_fail|all_success``, ``advantage/abs_mean``;
           ``shortcut/candidates|replays`` (stage 2 with the check)
         * ``train/<stat>`` from :func:`ptrim.grpo.ppo_update`: ``loss``, ``clip_frac``,
-          ``dual_clip_frac``, ``approx_kl`` (old ‖ new, k3), ``ratio_mean``, ``kl_ref`` (KL to
-          the stage input, when ``kl_coef > 0``), ``grad_norm``, ``optimizer_steps``, ``chunks``
+          ``dual_clip_frac``, ``approx_kl`` (old ‖ new before each step, k3), ``ratio_mean``,
+          ``step_kl`` (old ‖ updated) and ``kl_ref`` (updated ‖ the stage input, whatever
+          ``kl_coef``), ``grad_norm``, ``optimizer_steps``, ``chunks``
         * ``policy/neg_logp``: mean −log π of an executed action as sampled (for OFT and
           OpenVLA an entropy estimate of the action distribution; for the flow families the
           density of the denoising chain, comparable across iterations only);

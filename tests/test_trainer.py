@@ -576,3 +576,35 @@ def test_bf16_samples_and_scores_in_bf16_so_the_first_ratio_is_one(tmp_path, fam
     assert stats[True]["ratio_mean"] == pytest.approx(1.0, abs=5e-3)
     assert abs(stats[False]["ratio_mean"] - 1.0) > abs(stats[True]["ratio_mean"] - 1.0)
     assert np.isfinite(stats[True]["loss"]) and np.isfinite(stats[True]["grad_norm"])
+
+
+def test_kl_to_the_stage_input_is_logged_with_kl_coef_zero_and_grows_with_the_update(tmp_path):
+    """The paper's setting (``kl_coef: 0``) still logs the drift: ``kl_ref`` is 0 for the
+    untouched stage input and positive once an update with a real learning rate has moved the
+    policy; ``step_kl`` measures that update itself (the pre-step ``approx_kl`` of a single
+    minibatch is 0 by construction)."""
+    import dataclasses
+
+    cfg = cfg_with("rl.kl_coef=0")
+    tr = stage1_trainer(cfg, tmp_path)
+    assert tr.reference is not None and tr.reference is not tr.policy
+    _, episodes, scores = first_iteration(tr)
+    chunks = grpo.chunks_of(episodes, scores.advantage, scores.keep)
+    assert chunks
+    before = grpo.drift(tr.policy, chunks, tr.reference)
+    assert before["kl_ref"] == pytest.approx(0.0, abs=1e-6)
+    assert before["step_kl"] == pytest.approx(0.0, abs=1e-4)
+    settings = dataclasses.replace(tr.settings, epochs=1, minibatches=1)
+    for lr, moved in ((0.0, False), (1e-2, True)):
+        model = copy.deepcopy(tr.policy)
+        params = list(model.trainable_in_rl())
+        optimizer = torch.optim.AdamW(params, lr=lr)
+        with grpo.only_training(model, params):
+            stats = grpo.ppo_update(
+                model, optimizer, chunks, settings,
+                generator=torch.Generator().manual_seed(0), reference=tr.reference,
+            )  # fmt: skip
+        assert stats["approx_kl"] == pytest.approx(0.0, abs=1e-4)
+        assert (stats["kl_ref"] > 1e-6) == moved and (stats["step_kl"] > 1e-6) == moved
+        if moved:
+            assert stats["kl_ref"] == pytest.approx(stats["step_kl"], rel=0.2)
