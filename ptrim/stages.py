@@ -11,6 +11,7 @@ horizon, with the optional :class:`ShortcutCheck`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -195,6 +196,8 @@ class Stage2:
         self.horizon = int(horizon)
         self.T_max, self.lam_eff, self.lam_stab = T_max, lam_eff, lam_stab
         self.sigma_floor, self.use_stability, self.shortcut = sigma_floor, use_stability, shortcut
+        self.over_budget = math.nan  # this iteration's share of successes at t >= T_max
+        self._warned = False
 
     def exec_lens(self, group_size: int) -> list[int]:
         return [self.horizon] * group_size
@@ -220,10 +223,25 @@ class Stage2:
         return terms, info
 
     def observe(self, arrays: Mapping[str, np.ndarray]) -> None:
-        pass
+        """Records ``over_budget``, the share of this iteration's successes that took
+        ``T_max`` steps or more and so earn no step-saving reward; warns once if it is over
+        half (``T_max`` sits below the policy's steps: stage 2 has almost no signal)."""
+        t = np.asarray(arrays["t"], dtype=float)[np.asarray(arrays["success"], dtype=bool)]
+        self.over_budget = float(np.mean(t >= self.T_max)) if t.size else math.nan
+        if self.over_budget > 0.5 and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"stage 2: {self.over_budget:.0%} of the successes took >= T_max = "
+                f"{self.T_max:g} steps (mean {t.mean():.0f}), so the step-saving reward pays "
+                "them nothing; raise rl.stage2.T_max for this suite above the policy's steps",
+                stacklevel=2,
+            )
 
     def metrics(self) -> dict[str, float]:
-        return {"stage2/horizon": self.horizon}
+        out = {"stage2/horizon": self.horizon}
+        if not math.isnan(self.over_budget):
+            out["stage2/over_budget"] = self.over_budget
+        return out
 
     def identity(self) -> dict[str, Any]:
         return {"horizon": self.horizon}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -331,6 +332,24 @@ def test_stage2_runs_every_member_at_the_horizon_and_replays_from_the_same_state
         ] * 2
         assert [r.seed for r in reps] == [trainer.replay_seed(0, "stage2", 0, i, r) for r in (0, 1)]
         assert all(c.obs is None for r in reps for c in r.calls)  # replays are not trained on
+
+
+def test_stage2_reports_successes_over_its_step_budget_and_warns_once():
+    s2 = stages.Stage2(5, T_max=100, lam_eff=0.9, lam_stab=0.15, sigma_floor=5, use_stability=True)
+    assert "stage2/over_budget" not in s2.metrics()  # nothing observed yet
+    fast = {"success": np.array([1, 1, 0, 1]), "t": np.array([60, 99, 200, 100])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s2.observe(fast)  # 1 of 3 successes at t >= T_max: no warning
+    assert s2.metrics()["stage2/over_budget"] == pytest.approx(1 / 3)
+    slow = {"success": np.array([1, 1, 1, 0]), "t": np.array([120, 100, 90, 200])}
+    with pytest.warns(UserWarning, match=r"67% of the successes took >= T_max = 100 steps"):
+        s2.observe(slow)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s2.observe(slow)  # warned once per run
+    s2.observe({"success": np.zeros(4, bool), "t": np.full(4, 200)})
+    assert "stage2/over_budget" not in s2.metrics()  # no success: undefined, not logged
 
 
 # ------------------------------------------------------------------------------ resume
