@@ -43,6 +43,8 @@ PROFILES = ("smoke", "default", "paper")
 FAMILIES = ("pi05", "oft", "gr00t", "openvla")
 PRESETS = ("micro", "small", "base")
 CAMERAS = ("agentview", "wrist")
+# the redundancy events the experts record (ptrim.experts.redundancy.EVENT_KINDS)
+EventKind = Literal["hesitation", "detour", "misalignment", "regrasp"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -209,6 +211,8 @@ class ModelConfig:
     # openvla only: std, in bins, of the Gaussian its BC targets are spread over (0: one-hot,
     # as OpenVLA; ptrim/models/openvla.py)
     label_sigma: Annotated[float, Field(ge=0)] = 0.0
+    # redundancy events cut out of this model's BC data instead of bc.skip_events (null: those)
+    skip_events: tuple[EventKind, ...] | None = None
 
 
 @dataclass(config=_STRICT)
@@ -296,7 +300,7 @@ class BCConfig:
     num_workers: Annotated[int, Field(ge=0, le=64)] = 0  # DataLoader worker processes
     shift_pixels: Annotated[int, Field(ge=0, le=32)] = 0  # random-shift augmentation (0: off)
     # redundancy events cut out of the demos before training (ptrim.data.ChunkDataset)
-    skip_events: tuple[Literal["hesitation", "detour", "misalignment", "regrasp"], ...] = ()
+    skip_events: tuple[EventKind, ...] = ()
 
     @field_validator("warmup_steps")
     @classmethod
@@ -587,9 +591,14 @@ class Config:
         return self
 
     def bc_of(self, model: str) -> BCConfig:
-        """``bc`` for ``model``: its ``bc_steps`` if set, else ``bc.steps``."""
-        steps = self.models[model].bc_steps
-        return self.bc if steps is None else dataclasses.replace(self.bc, steps=steps)
+        """``bc`` for ``model``: its ``bc_steps`` and ``skip_events`` where set, else
+        ``bc.steps`` and ``bc.skip_events``."""
+        m, changes = self.models[model], {}
+        if m.bc_steps is not None:
+            changes["steps"] = m.bc_steps
+        if m.skip_events is not None:
+            changes["skip_events"] = m.skip_events
+        return dataclasses.replace(self.bc, **changes) if changes else self.bc
 
     @model_validator(mode="after")
     def _benchmark_families_trained(self) -> Config:

@@ -46,7 +46,8 @@ def build_policy(
 
 def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
     """Action chunks of the model's horizon from the profile's tasks' demonstration files,
-    without the steps of the redundancy events ``bc.skip_events`` names."""
+    without the steps of the redundancy events the model's ``skip_events`` (else
+    ``bc.skip_events``) names."""
     bench = cfg.bench(suite)
     paths = [Path(demo_dir) / f"{task}_demo.hdf5" for task in bench.task_list(suite)]
     missing = [str(p) for p in paths if not p.exists()]
@@ -57,7 +58,7 @@ def demo_dataset(cfg, family: str, suite: str, demo_dir: Path) -> ChunkDataset:
         horizon=cfg.models[family].plan_horizon,
         cameras=tuple(bench.cameras),
         image_size=bench.image_size,
-        skip_events=cfg.bc.skip_events,
+        skip_events=cfg.bc_of(family).skip_events,
     )
 
 

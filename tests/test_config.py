@@ -317,6 +317,10 @@ def test_bc_steps_per_model_and_profiles_that_reset_it():
     assert "models.oft.bc_steps = 200: must be > bc.warmup_steps (= 200)" in error_of(
         "models.oft.bc_steps=200"
     )
+    assert cfg.bc_of("openvla").skip_events == ("hesitation", "regrasp") != cfg.bc.skip_events
+    assert cfg.bc_of("pi05").skip_events == cfg.bc.skip_events == ("hesitation",)
+    bad = error_of("models.openvla.skip_events=[pause]")
+    assert "models.openvla.skip_events.0 = 'pause'" in bad
     assert cfg.models["oft"].label_sigma == 0.0
     assert "models.oft.label_sigma = 2.0: only the openvla family" in error_of(
         "models.oft.label_sigma=2.0"

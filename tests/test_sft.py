@@ -121,3 +121,22 @@ def test_evaluate_runs_every_task_and_state_at_the_requested_h():
         (1, 4, 12, 3),
     ]
     assert not any(e.success for e in eps)
+
+
+def test_each_model_cuts_its_own_redundancy_events_from_the_demos(tmp_path):
+    """``models.<m>.skip_events`` replaces ``bc.skip_events`` for that model's BC data only
+    (default: openvla also drops the regrasps, the chunked families keep them)."""
+    from tests.test_data import make_demo, write
+
+    cfg = config.load("default", ["libero.tasks=[0]"])
+    [task] = cfg.bench("libero_object").task_list("libero_object")
+    demo = make_demo(10, 0)
+    demo.events = [
+        {"kind": "hesitation", "step": 1, "steps": 2},
+        {"kind": "regrasp", "step": 5, "steps": 3},
+    ]
+    write(tmp_path / f"{task}_demo.hdf5", [demo])
+    chunked = sft.demo_dataset(cfg, "oft", "libero_object", tmp_path)
+    memoryless = sft.demo_dataset(cfg, "openvla", "libero_object", tmp_path)
+    assert (chunked.skipped_steps, len(chunked)) == (2, 8)
+    assert (memoryless.skipped_steps, len(memoryless)) == (5, 5)
