@@ -38,13 +38,14 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 
 from ptrim.envs import libero_setup, registry
+from ptrim.experts.redundancy import EVENT_KINDS
 
 PROFILES = ("smoke", "default", "paper")
 FAMILIES = ("pi05", "oft", "gr00t", "openvla")
 PRESETS = ("micro", "small", "base")
 CAMERAS = ("agentview", "wrist")
-# the redundancy events the experts record (ptrim.experts.redundancy.EVENT_KINDS)
-EventKind = Literal["hesitation", "detour", "misalignment", "regrasp"]
+# the redundancy events the experts record
+EventKind = Literal[EVENT_KINDS]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 

@@ -403,7 +403,7 @@ STAGE1_PANELS = (
     ("frontier and horizon", ["stage1/frontier", "stage1/selected_h", "exec_len"]),
     ("steps", ["steps", "steps_all"]),
     ("rewards", ["reward/"]),
-    ("PPO", ["train/clip_frac", "train/approx_kl", "train/kl_ref"]),
+    ("PPO", ["train/clip_frac", "train/approx_kl", "train/kl_ref", "train/step_kl"]),
     ("wall time per iteration (s)", ["time/sim_s", "time/policy_s", "time/update_s"]),
 )
 STAGE2_PANELS = (
@@ -411,7 +411,7 @@ STAGE2_PANELS = (
     ("steps", ["steps", "steps_all"]),
     ("rewards", ["reward/"]),
     ("groups", ["groups/"]),
-    ("PPO", ["train/clip_frac", "train/approx_kl", "train/kl_ref"]),
+    ("PPO", ["train/clip_frac", "train/approx_kl", "train/kl_ref", "train/step_kl"]),
     ("wall time per iteration (s)", ["time/sim_s", "time/policy_s", "time/update_s"]),
 )
 
