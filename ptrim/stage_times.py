@@ -11,8 +11,10 @@ the stage ends, one line goes to ``data/timings/<stem>.jsonl``. A run that was k
 gets to write its line; the next run of the same stage finds its ``.running.json`` and writes
 it as a killed run, with the time it had run until its last refresh.
 
-``python -m ptrim.stage_times`` prints, per profile, each stage's runs and running time, and the
-total: the time the stages take one after another (two at a time, as ``ptrim.repro --jobs 2``
+``python -m ptrim.stage_times`` prints, per profile, each stage's runs and running time, over
+all its runs and over its last build only (:func:`last_builds`: the runs that made its current
+result, so a stage rebuilt after a code change or on a fresh machine counts once), and the
+totals: the time the stages take one after another (two at a time, as ``ptrim.repro --jobs 2``
 runs them, the wall time is shorter and the sum stays the CPU-side cost), and the wall-clock
 time during which any stage ran (:func:`wall_s`, stages side by side counted once). These are
 measured times: re-running a stage adds lines (``git status`` shows them as changed, legitimately).
@@ -128,20 +130,45 @@ def read(root: str | Path = TIMINGS_DIR) -> list[dict]:
     return runs
 
 
+def last_builds(runs: Iterable[dict], profile: str) -> list[dict]:
+    """The runs that built each stage's current result: its last successful run and every run
+    after the successful one before it (killed and failed runs, which that run resumed), or,
+    for a stage not yet done, every run since its last success. A stage rebuilt from scratch
+    (its code changed, or a fresh machine) thus counts once, not once per rebuild."""
+    by_stage: dict[str, list[dict]] = {}
+    for run in runs:
+        if run.get("profile") == profile:
+            by_stage.setdefault(run["stage"], []).append(run)
+    build = []
+    for stage_runs in by_stage.values():
+        done = [i for i, r in enumerate(stage_runs) if r["ok"] is True]
+        if done and done[-1] == len(stage_runs) - 1:  # finished: back to the success before it
+            start = done[-2] + 1 if len(done) > 1 else 0
+        else:  # in progress (or never finished): since the last success
+            start = done[-1] + 1 if done else 0
+        build += stage_runs[start:]
+    return build
+
+
 def summary(runs: Iterable[dict], profile: str) -> list[dict]:
     """Per stage of ``profile``: runs (killed ones counted apart), running time summed over all
-    of them, and whether its last run succeeded."""
+    of them (``running_s``) and over its last build alone (``build_s``, :func:`last_builds`),
+    and whether its last run succeeded."""
+    runs = list(runs)
     rows: dict[str, dict] = {}
     for run in runs:
         if run.get("profile") != profile:
             continue
         row = rows.setdefault(
-            run["stage"], {"stage": run["stage"], "runs": 0, "killed": 0, "running_s": 0.0}
+            run["stage"],
+            {"stage": run["stage"], "runs": 0, "killed": 0, "running_s": 0.0, "build_s": 0.0},
         )
         row["runs"] += 1
         row["killed"] += run["ok"] is None
         row["running_s"] += run["running_s"]
         row["last_ok"] = run["ok"]
+    for run in last_builds(runs, profile):
+        rows[run["stage"]]["build_s"] += run["running_s"]
     return sorted(rows.values(), key=lambda r: r["stage"])
 
 
@@ -167,18 +194,27 @@ def wall_s(runs: Iterable[dict], profile: str) -> float:
     return total
 
 
-def format_table(rows: list[dict], profile: str, wall: float | None = None) -> str:
-    lines = [f"profile {profile}: {len(rows)} stages"]
+def format_table(
+    rows: list[dict], profile: str, wall: float | None = None, build_wall: float | None = None
+) -> str:
+    lines = [
+        f"profile {profile}: {len(rows)} stages",
+        f"  {'':<44} {'last build':>12} {'all runs':>12}",
+    ]
     for r in rows:
         state = {True: "done", False: "failed", None: "killed"}[r["last_ok"]]
         lines.append(
-            f"  {r['stage']:<44} {r['running_s'] / 60:8.1f} min  {r['runs']} run(s), "
-            f"{r['killed']} killed, last {state}"
+            f"  {r['stage']:<44} {r['build_s'] / 60:8.1f} min {r['running_s'] / 60:8.1f} min  "
+            f"{r['runs']} run(s), {r['killed']} killed, last {state}"
         )
+    build = sum(r["build_s"] for r in rows)
     total = sum(r["running_s"] for r in rows)
-    lines.append(f"  {'total (one stage at a time)':<44} {total / 3600:8.2f} h")
+    lines.append(
+        f"  {'total (one stage at a time)':<44} {build / 3600:10.2f} h {total / 3600:10.2f} h"
+    )
     if wall is not None:
-        lines.append(f"  {'wall clock (any stage running)':<44} {wall / 3600:8.2f} h")
+        shown = f"{build_wall / 3600:10.2f} h" if build_wall is not None else f"{'':>12}"
+        lines.append(f"  {'wall clock (any stage running)':<44} {shown} {wall / 3600:10.2f} h")
     return "\n".join(lines)
 
 
@@ -194,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     if not runs:
         print(f"no stage runs recorded under {args.root}")
     for profile in profiles:
-        print(format_table(summary(runs, profile), profile, wall_s(runs, profile)))
+        rows, build = summary(runs, profile), last_builds(runs, profile)
+        print(format_table(rows, profile, wall_s(runs, profile), wall_s(build, profile)))
 
 
 if __name__ == "__main__":

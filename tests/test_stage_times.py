@@ -75,6 +75,7 @@ def test_a_killed_run_is_recovered_by_the_next_run_of_the_stage(tmp_path):
         "runs": 2,
         "killed": 1,
         "running_s": 3400.0,
+        "build_s": 3400.0,  # the killed run was resumed by the finished one: one build
         "last_ok": True,
     }
 
@@ -148,3 +149,35 @@ def test_wall_clock_counts_stages_that_ran_side_by_side_once(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "total (one stage at a time)" in out and "2.67 h" in out
     assert "wall clock (any stage running)" in out and "2.00 h" in out
+
+
+def _outcome(stage, ok, running_s):
+    return {"stage": stage, "profile": "default", "ok": ok, "running_s": running_s}
+
+
+def test_the_last_build_counts_a_stage_rebuilt_from_scratch_once(tmp_path, capsys):
+    runs = [
+        _outcome("demos", True, 5400.0),  # an earlier build, superseded by the rebuild below
+        _outcome("demos", None, 1200.0),  # the rebuild: killed, then resumed and finished
+        _outcome("demos", True, 3000.0),
+        _outcome("sft", True, 1800.0),
+        _outcome("sft", False, 600.0),  # a rebuild in progress: failed, then killed
+        _outcome("sft", None, 300.0),
+        _outcome("eval", None, 120.0),  # never finished yet
+    ]
+    build = stage_times.last_builds(runs, "default")
+    assert [(r["stage"], r["running_s"]) for r in build] == [
+        ("demos", 1200.0),
+        ("demos", 3000.0),
+        ("sft", 600.0),
+        ("sft", 300.0),
+        ("eval", 120.0),
+    ]
+    rows = {r["stage"]: r for r in stage_times.summary(runs, "default")}
+    assert rows["demos"]["build_s"] == 4200.0 and rows["demos"]["running_s"] == 9600.0
+    assert rows["sft"]["build_s"] == 900.0 and rows["sft"]["running_s"] == 2700.0
+    assert rows["eval"]["build_s"] == 120.0
+    (tmp_path / "all.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    stage_times.main(["--root", str(tmp_path), "--profile", "default"])
+    total = next(line for line in capsys.readouterr().out.splitlines() if "total" in line)
+    assert total.split()[-4:] == ["1.45", "h", "3.45", "h"]  # last builds 5220 s, all 12420 s
