@@ -141,12 +141,9 @@ def last_builds(runs: Iterable[dict], profile: str) -> list[dict]:
             by_stage.setdefault(run["stage"], []).append(run)
     build = []
     for stage_runs in by_stage.values():
-        done = [i for i, r in enumerate(stage_runs) if r["ok"] is True]
-        if done and done[-1] == len(stage_runs) - 1:  # finished: back to the success before it
-            start = done[-2] + 1 if len(done) > 1 else 0
-        else:  # in progress (or never finished): since the last success
-            start = done[-1] + 1 if done else 0
-        build += stage_runs[start:]
+        # after the last success that is not the final run (which, if a success, ends the build)
+        earlier = [i for i, r in enumerate(stage_runs[:-1]) if r["ok"] is True]
+        build += stage_runs[earlier[-1] + 1 if earlier else 0 :]
     return build
 
 

@@ -113,11 +113,11 @@ def test_opengl_files_store_images_bottom_up(tmp_path):
 
 
 def test_the_same_demos_make_byte_identical_files(tmp_path):
-    """No creation timestamps in the file: re-recording the same demos (a fresh clone's `dvc
-    repro`) gives the same bytes, so DVC sees the same hash and reruns nothing downstream."""
+    """Nothing but the demos in the file (no recording time, no object timestamps): re-recording
+    the same demos (a fresh clone's `dvc repro`) gives the same bytes, hence the same DVC hash."""
     demos = [make_demo(3, 0), make_demo(4, 1)]
     first = write(tmp_path / "first.hdf5", demos).read_bytes()
-    time.sleep(1.1)  # HDF5 stamps objects to the second
+    time.sleep(1.1)  # anything time-stamped (to the second) would now differ
     assert write(tmp_path / "second.hdf5", demos).read_bytes() == first
 
 
