@@ -233,7 +233,12 @@ def test_one_iteration_changes_only_trainable_in_rl_parameters(tmp_path, family)
     names = {n for n, p in policy.named_parameters() if id(p) in trainable}
     assert names and len(names) < len(before)  # these families freeze a part in RL
     cfg = cfg_with(
-        "rl.stage1.iterations=1", "rl.lr.pi05=1e-3", "rl.lr.gr00t=1e-3", "rl.groups_per_iter=1"
+        "rl.stage1.iterations=1",
+        "rl.lr.pi05=1e-3",
+        "rl.lr.gr00t=1e-3",
+        "rl.groups_per_iter=1",
+        "rl.epochs=1",  # one on-policy optimizer step: its PPO ratio is exactly 1
+        "rl.minibatches=1",
     )
     factory = reach({0: 0.3, 1: 0.3, 2: 0.3}, image_size=16, proprio_dim=8, action_dim=7)
     s1 = cfg.rl.stage1
