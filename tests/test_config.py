@@ -235,16 +235,21 @@ def test_config_is_frozen():
 
 
 # ------------------------------------------------------------------ rl (params.yaml may omit it)
-def test_rl_defaults_are_the_papers_but_the_object_step_budget():
+def test_rl_defaults_are_the_papers_but_the_object_step_budget_and_the_steps_per_iteration():
     rl = load().rl
-    # the file spells out the defaults, adds the paper's per-model stage-1 ladders and raises
-    # LIBERO-Object's step budget above our base policies' steps (the paper's is 150)
+    # the file spells out the defaults, adds the paper's per-model stage-1 ladders, raises
+    # LIBERO-Object's step budget above our base policies' steps (the paper's is 150) and takes
+    # 8 optimizer steps per iteration instead of one (README: one moved the policy too little)
     assert rl.stage1.ladders == {"gr00t": (5, 10, 15), "oft": (8,), "oft_h16": (8, 12, 16)}
     assert config.RLConfig().stage1.ladders == {}
     assert rl.stage2.T_max["libero_object"] == 210
     assert config.RLConfig().stage2.T_max["libero_object"] == 150
+    assert (rl.epochs, rl.minibatches) == (2, 4)
+    assert (config.RLConfig().epochs, config.RLConfig().minibatches) == (1, 1)
     papers = dataclasses.replace(
         rl,
+        epochs=1,
+        minibatches=1,
         stage1=dataclasses.replace(rl.stage1, ladders={}),
         stage2=dataclasses.replace(rl.stage2, T_max={**rl.stage2.T_max, "libero_object": 150}),
     )
