@@ -212,6 +212,9 @@ class ModelConfig:
     # openvla only: std, in bins, of the Gaussian its BC targets are spread over (0: one-hot,
     # as OpenVLA; ptrim/models/openvla.py)
     label_sigma: Annotated[float, Field(ge=0)] = 0.0
+    # openvla only: give it the proprioception token the other families read (OpenVLA sees the
+    # images alone; ptrim/models/openvla.py says why ours may need it)
+    proprio_token: bool = False
     # redundancy events cut out of this model's BC data instead of bc.skip_events (null: those)
     skip_events: tuple[EventKind, ...] | None = None
 
@@ -588,6 +591,11 @@ class Config:
                 raise ValueError(
                     f"models.{name}.label_sigma = {m.label_sigma}: only the openvla family "
                     "predicts binned actions (leave it 0 for the others)"
+                )
+            if m.proprio_token and (m.family or name) != "openvla":
+                raise ValueError(
+                    f"models.{name}.proprio_token = true: only the openvla family can go without "
+                    "proprioception (the others always read it; leave it false)"
                 )
         return self
 

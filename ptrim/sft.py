@@ -40,6 +40,7 @@ def build_policy(
         cameras=tuple(bench.cameras),
         image_size=bench.image_size,
         label_sigma=m.label_sigma,  # validated at load: nonzero for openvla only
+        proprio_token=m.proprio_token,  # likewise: true for openvla only
         **{k: v for k, v in dims.items() if v is not None},
     ).to(cfg.device)
 

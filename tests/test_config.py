@@ -315,7 +315,7 @@ def test_bc_steps_per_model_and_profiles_that_reset_it():
     assert cfg.bc_of("gr00t").steps == cfg.models["gr00t"].bc_steps == 6000
     assert cfg.bc_of("oft") == cfg.bc  # the others train for bc.steps
     assert cfg.bc_of("gr00t").lr == cfg.bc.lr
-    assert cfg.bc_of("openvla").steps == 12000
+    assert cfg.bc_of("openvla").steps == 6000 and cfg.models["openvla"].proprio_token
     for other in ("smoke", "paper"):  # a default model's own bc_steps must not leak into them
         prof = config.load(other)
         assert {prof.bc_of(m).steps for m in prof.models} == {prof.bc.steps}, other
@@ -331,6 +331,9 @@ def test_bc_steps_per_model_and_profiles_that_reset_it():
         "models.oft.label_sigma=2.0"
     )
     assert "label_sigma" in error_of("models.openvla.label_sigma=-1")
+    assert "models.pi05.proprio_token = true: only the openvla family" in error_of(
+        "models.pi05.proprio_token=true"
+    )
 
 
 def test_rollout_backend_and_ray_section():

@@ -357,3 +357,35 @@ def test_openvla_soft_targets_spread_each_bin_and_zero_sigma_is_plain_cross_entr
     assert policy.lm_head.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="label_sigma must be >= 0"):
         ModelSpec("openvla", "micro", 1, label_sigma=-1.0)
+
+
+def test_openvla_proprio_token_makes_its_actions_depend_on_proprioception(tmp_path):
+    """OpenVLA reads images and instruction alone; ``proprio_token`` adds the proprioception
+    token the other families read, before BOS. Sampling, scoring and BC all see it, and a saved
+    model keeps it (a file without the option still loads as OpenVLA's layout)."""
+    obs, other = _obs(0), _obs(0)
+    other["proprio"] = np.asarray(other["proprio"]) + 1.0  # same images and words, other state
+    plain = build("openvla", "micro", plan_horizon=1, image_size=S)
+    assert plain.proprio_in is None
+    a = plain.plan(obs, sample=False, generator=_gens()).actions
+    assert np.array_equal(a, plain.plan(other, sample=False, generator=_gens()).actions)
+
+    torch.manual_seed(0)
+    policy = build("openvla", "micro", plan_horizon=1, image_size=S, proprio_token=True)
+    plan = policy.plan(obs, sample=True, generator=_gens())
+    with torch.no_grad():
+        lp = policy.log_prob(obs, plan, slice(0, 1))
+        moved = policy.log_prob(other, plan, slice(0, 1))
+    torch.testing.assert_close(
+        lp, torch.as_tensor(plan.replay["log_prob"]).sum(1), atol=1e-4, rtol=1e-5
+    )
+    assert not torch.allclose(lp, moved, atol=1e-4)
+    loss = policy.bc_loss(_batch(1))
+    loss.backward()
+    assert policy.proprio_in.weight.grad.abs().sum() > 0
+
+    policy.save_pretrained(tmp_path)
+    loaded = load(tmp_path)
+    assert loaded.spec.proprio_token and loaded.proprio_in is not None
+    again = loaded.plan(obs, sample=True, generator=_gens())
+    assert np.array_equal(again.replay["tokens"], plan.replay["tokens"])

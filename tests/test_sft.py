@@ -83,6 +83,9 @@ def test_policy_follows_the_profile():
     assert (policy.spec.action_dim, policy.spec.proprio_dim) == (7, 8)
     variant = sft.build_policy(cfg, "oft_h16", "libero_object")  # OFT with the longer chunk
     assert variant.spec.family == "oft" and variant.plan_horizon == 16
+    no_state = config.load("smoke", ["libero.image_size=32", "models.openvla.proprio_token=false"])
+    assert sft.build_policy(cfg, "openvla", "libero_object").proprio_in is not None
+    assert sft.build_policy(no_state, "openvla", "libero_object").proprio_in is None
 
 
 def test_policy_takes_the_benchmark_of_its_suite():

@@ -53,6 +53,9 @@ class ModelSpec:
     # openvla: std (in bins) of the Gaussian its BC targets are spread over; 0: one-hot targets,
     # as OpenVLA. Neighbouring bins then share what a demonstration teaches (see openvla.py)
     label_sigma: float = 0.0
+    # openvla: a proprioception token before BOS (OpenVLA has none; the other families always
+    # read proprioception)
+    proprio_token: bool = False
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
