@@ -47,6 +47,7 @@ CAMERA_KEYS = {"agentview": "obs/agentview_rgb", "wrist": "obs/eye_in_hand_rgb"}
 PROPRIO_KEYS = {"obs/ee_pos": 3, "obs/ee_ori": 3, "obs/gripper_states": 2}  # name -> width
 # other benchmarks' demos store what their adapter's ``proprio()`` returns, as it is
 PROPRIO_KEY = "obs/proprio"
+IMAGE_GZIP_LEVEL = 1  # demo images: gzip is deterministic (see DemoWriter._write_array)
 _DEMO_KEY = re.compile(r"demo_(\d+)")
 
 PathLike = str | os.PathLike
@@ -343,7 +344,11 @@ class DemoWriter:
         if self.image_convention == "opengl":
             array = array[:, ::-1]
         chunks = (1, *array.shape[1:])
-        group.create_dataset(name, data=array, chunks=chunks, compression="lzf")
+        # gzip, not lzf: h5py's LZF leaves its hash table uninitialised, so the same frames can
+        # compress to different bytes from run to run, and DVC would see a changed demo file
+        group.create_dataset(
+            name, data=array, chunks=chunks, compression="gzip", compression_opts=IMAGE_GZIP_LEVEL
+        )
 
     def close(self) -> None:
         """Write ``num_demos``/``total`` and close the file (idempotent)."""

@@ -582,7 +582,7 @@ def evaluate_suite(
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(
-                json.dumps({t: {"kwargs": kwargs[t], "result": r} for t, r in done.items()})
+                json.dumps({t: {"kwargs": kwargs[t], "result": r} for t, r in sorted(done.items())})
             )
 
     calls = [(expert_success, t, kw) for t, kw in kwargs.items() if t not in done]

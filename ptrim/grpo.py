@@ -135,13 +135,25 @@ def ppo_update(
     clipping), ``optimizer_steps``, ``chunks``, and after the update :func:`drift` on up to
     ``micro_batch`` chunks: ``step_kl`` (old ‖ updated) and, given a ``reference``, ``kl_ref``
     (updated ‖ reference) — logged whether or not ``kl_coef`` puts the KL in the loss. With no
-    chunks nothing is updated."""
+    chunks nothing is updated.
+
+    ``skipped`` is 1 when no chunk carries an advantage (every kept group all-success at one
+    horizon, say) and the KL term is off: the loss gradient is then exactly zero, yet an AdamW
+    step would still move the weights (momentum, weight decay), so no step is taken."""
     n = len(chunks)
     out = {"chunks": float(n), "optimizer_steps": 0.0}
     if n == 0:
         return out
     params = [p for g in optimizer.param_groups for p in g["params"]]
     autocast = torch.autocast(params[0].device.type, torch.bfloat16, enabled=settings.bf16)
+    kl_in_loss = reference is not None and settings.kl_coef > 0
+    if not kl_in_loss and not any(c.advantage != 0.0 for c in chunks):
+        out |= {"skipped": 1.0, "grad_norm": 0.0}
+        sample = torch.randperm(n, generator=generator)[: settings.micro_batch].tolist()
+        with autocast:
+            out |= drift(policy, [chunks[i] for i in sample], reference)
+        return out
+    out["skipped"] = 0.0
     sums: dict[str, float] = {}
     weight, grad_norms = 0, []
     for _ in range(settings.epochs):
@@ -162,7 +174,7 @@ def ppo_update(
                     settings.clip_high,
                     settings.dual_clip,
                 )
-                if reference is not None and settings.kl_coef > 0:
+                if kl_in_loss:
                     with torch.no_grad(), autocast:
                         logp_ref = chunk_log_probs(reference, batch).float()
                     loss = loss + settings.kl_coef * kl_to_reference(logp_new, logp_ref).mean()

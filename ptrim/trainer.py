@@ -452,7 +452,8 @@ class GRPOTrainer:
         * ``train/<stat>`` from :func:`ptrim.grpo.ppo_update`: ``loss``, ``clip_frac``,
           ``dual_clip_frac``, ``approx_kl`` (old ‖ new before each step, k3), ``ratio_mean``,
           ``step_kl`` (old ‖ updated) and ``kl_ref`` (updated ‖ the stage input, whatever
-          ``kl_coef``), ``grad_norm``, ``optimizer_steps``, ``chunks``
+          ``kl_coef``), ``grad_norm``, ``optimizer_steps``, ``chunks``, ``skipped`` (1: no
+          advantage anywhere, so no optimizer step)
         * ``policy/neg_logp``: mean −log π of an executed action as sampled (for OFT and
           OpenVLA an entropy estimate of the action distribution; for the flow families the
           density of the denoising chain, comparable across iterations only);

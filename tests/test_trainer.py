@@ -632,3 +632,36 @@ def test_kl_to_the_stage_input_is_logged_with_kl_coef_zero_and_grows_with_the_up
         assert (stats["kl_ref"] > 1e-6) == moved and (stats["step_kl"] > 1e-6) == moved
         if moved:
             assert stats["kl_ref"] == pytest.approx(stats["step_kl"], rel=0.2)
+
+
+def test_an_update_without_any_advantage_takes_no_optimizer_step(tmp_path):
+    """All advantages zero (e.g. every group all-success at OFT's single stage-1 horizon): the
+    gradient is zero, but AdamW would still move the weights through its momentum and weight
+    decay. The update is skipped and says so; one nonzero advantage brings the steps back."""
+    import dataclasses
+
+    tr = stage1_trainer(cfg_with("rl.kl_coef=0"), tmp_path)
+    _, episodes, scores = first_iteration(tr)
+    chunks = grpo.chunks_of(episodes, scores.advantage, scores.keep)
+    assert chunks
+    flat = [dataclasses.replace(c, advantage=0.0) for c in chunks]
+    signal = [dataclasses.replace(flat[0], advantage=1.0), *flat[1:]]
+    for batch, moves in ((flat, False), (signal, True)):
+        model = copy.deepcopy(tr.policy)
+        params = list(model.trainable_in_rl())
+        optimizer = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.1)
+        for p in params:  # an earlier step: AdamW now has momentum that a zero gradient keeps
+            p.grad = torch.ones_like(p)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        before = [p.detach().clone() for p in params]
+        with grpo.only_training(model, params):
+            stats = grpo.ppo_update(
+                model, optimizer, batch, tr.settings,
+                generator=torch.Generator().manual_seed(0), reference=tr.reference,
+            )  # fmt: skip
+        changed = any(not torch.equal(p, q) for p, q in zip(params, before, strict=True))
+        assert changed == moves
+        assert stats["skipped"] == (0.0 if moves else 1.0)
+        assert (stats["optimizer_steps"] > 0) == moves
+        assert "kl_ref" in stats and "step_kl" in stats
