@@ -235,7 +235,7 @@ def test_config_is_frozen():
 
 
 # ------------------------------------------------------------------ rl (params.yaml may omit it)
-def test_rl_defaults_are_the_papers_but_the_object_step_budget_and_the_steps_per_iteration():
+def test_rl_defaults_are_the_papers_but_the_object_step_budget_steps_per_iteration_and_oft_s1():
     rl = load().rl
     # the file spells out the defaults, adds the paper's per-model stage-1 ladders, raises
     # LIBERO-Object's step budget above our base policies' steps (the paper's is 150) and takes
@@ -246,8 +246,11 @@ def test_rl_defaults_are_the_papers_but_the_object_step_budget_and_the_steps_per
     assert config.RLConfig().stage2.T_max["libero_object"] == 150
     assert (rl.epochs, rl.minibatches) == (2, 4)
     assert (config.RLConfig().epochs, config.RLConfig().minibatches) == (1, 1)
+    # and skips stage 1 for OFT, whose chunk H = 8 is already executed whole (no chunk to extend)
+    assert rl.model_stages == {"openvla": ("stage2",), "oft": ("stage2",)}
     papers = dataclasses.replace(
         rl,
+        model_stages={"openvla": ("stage2",)},
         epochs=1,
         minibatches=1,
         stage1=dataclasses.replace(rl.stage1, ladders={}),
