@@ -219,7 +219,7 @@ class DemoWriter:
 
     Images (``obs/`` arrays with 3+ dims, given upright) are stored in ``image_convention``
     (default ``"opencv"``: as given; ``"opengl"``: rows flipped, as LIBERO stores them), one
-    LZF-compressed chunk per frame.
+    gzip-compressed chunk per frame (deterministic bytes, unlike h5py's LZF).
     """
 
     def __init__(

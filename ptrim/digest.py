@@ -5,8 +5,10 @@
 Two recordings of the same demonstrations are equal in content but not always in bytes: h5py's
 LZF filter leaves its hash table uninitialised (liblzf's ``INIT_HTAB 0``), so the compressed
 bytes of an image chunk can depend on what the process did before, and a resumed recording
-leaves the space of the demo it dropped. DVC hashes bytes, so ``dvc.lock`` changes on every
-rebuild of ``data/demos/*``; this digest tells whether the *contents* did.
+leaves the space of the demo it dropped. DVC hashes bytes, so ``dvc.lock`` changed on every
+rebuild of ``data/demos/*`` while demos were LZF-compressed (gzip since ``328340b``), and still
+changes after a resumed recording or on another kind of CPU; this digest tells whether the
+*contents* did.
 
 The digest covers every group's and dataset's name, every attribute (name and value) and every
 dataset's dtype, shape and decompressed values, visited in sorted order; it ignores chunking,
