@@ -18,24 +18,17 @@ cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH OMP_NUM_THREADS=1 LP_NUM_THREADS=1
 OUT=${1:-/tmp/oft_stage2_iterations}; shift || true
 ITERATIONS=${*:-40 60}
-PAIR=oft-libero_object
+PAIR=oft-libero_object FAMILY=oft SUITE=libero_object
+source benchmarks/stage2_lib.sh
 mkdir -p "$OUT"
 previous=data/rl/stage2/$PAIR
 for n in $ITERATIONS; do
   run=$OUT/stage2_$n
   [ -d "$run" ] || cp -r "$previous" "$run"
-  python -m ptrim.notebook notebooks/05_stage2.py "$OUT/oft_iterations_stage2_$n.ipynb" -p profile default \
-    -p overrides "[\"rl.stage2.iterations=$n\"]" -p family oft -p suite libero_object \
-    -p sft_dir data/sft/$PAIR -p stage1_dir data/rl/stage1/$PAIR \
-    -p stage1_metrics data/metrics/stage1/$PAIR.json -p out_dir "$run" \
-    -p metrics_path "$OUT/stage2_$n.json"
-  python -m ptrim.notebook notebooks/06_evaluate.py "$OUT/oft_iterations_evaluate_$n.ipynb" -p profile default \
-    -p family oft -p suite libero_object -p sft_dir data/sft/$PAIR \
-    -p stage1_dir data/rl/stage1/$PAIR -p stage1_metrics data/metrics/stage1/$PAIR.json \
-    -p stage2_dir "$run" -p stage2_metrics "$OUT/stage2_$n.json" \
-    -p metrics_path "$OUT/policytrim_$n.json" -p figures_dir "$OUT/figures_$n" \
-    -p store_dir data/cache/evaluate
-  rm -f data/timings/oft_iterations_*_"$n".jsonl  # ptrim.notebook's clock: not pipeline stages
+  stage2_run "$run" "$OUT/stage2_$n.json" "$OUT/oft_iterations_stage2_$n.ipynb" \
+    "[\"rl.stage2.iterations=$n\"]"
+  stage2_evaluate "$run" "$OUT/stage2_$n.json" "$OUT/policytrim_$n.json" \
+    "$OUT/oft_iterations_evaluate_$n.ipynb" "$OUT/figures_$n"
   previous=$run
 done
 python - "$OUT" $ITERATIONS <<'EOF'

@@ -14,20 +14,19 @@
 # %% [markdown]
 # # 07 · The paper's tables and figures, ours beside the paper's
 # Reads the committed metrics of every evaluated model × suite (`data/metrics/policytrim/`) and
-# the RL histories (`data/rl/`), and writes to `paper_figures/`:
-# - `table1_libero` (the paper's Table 1 layout), `table_generality` and `table_ablation` (from
-#   `data/metrics/ablations/`), each as CSV (every number with its 95 % interval), Markdown and
-#   LaTeX (`ptrim/tables.py`); Table 2 is the `table2` stage's (`07_table2.py`);
-# - `curves/`: the training curves of both RL stages;
-# - `README.md`: every file in `paper_figures/` with what it shows and how it differs from the
-#   paper (`ptrim/catalog.py`). Figures 1a–c come from the `profile` stage, Fig. 3 from
-#   `evaluate` and Table 2 from `table2`; this notebook indexes them.
+# the RL histories (`data/rl/stage1`, `data/rl/stage2`), and writes to `paper_figures/`:
+# - `table1_libero` (the paper's Table 1 layout) and `table_generality`, each as CSV (every
+#   number with its 95 % interval), Markdown and LaTeX (`ptrim/tables.py`);
+# - `curves/`: the training curves of both RL stages.
+#
+# The other artifacts come from their own stages: Figures 1a–c from `profile`, Fig. 3 from
+# `evaluate`, Table 2 from `table2`, `table_ablation` from `ablations`; the `index` stage
+# (`python -m ptrim.catalog paper_figures`) then lists every file in `paper_figures/README.md`.
 
 # %% tags=["parameters"]
 profile = None  # None: the profile chosen in params.yaml
 overrides = []  # in the syntax of --set on ptrim command lines
 metrics_dir = "data/metrics/policytrim"
-ablations_dir = "data/metrics/ablations"
 rl_dir = "data/rl"
 figures_dir = "paper_figures"
 
@@ -37,7 +36,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from ptrim import catalog, config, figures, tables
+from ptrim import config, figures, tables
 
 os.chdir(config.project_root())  # in Lab the kernel starts in notebooks/
 cfg = config.load(profile, overrides)
@@ -65,14 +64,6 @@ _ = tables.write_table(rows, out / "table_generality", "Generality: OFT H = 16 a
 display(Markdown((out / "table_generality.md").read_text()))
 
 # %% [markdown]
-# ## Ablations
-
-# %%
-rows = tables.ablation_rows(tables.load_results(ablations_dir))
-_ = tables.write_ablation_table(rows, out / "table_ablation")
-display(Markdown((out / "table_ablation.md").read_text()))
-
-# %% [markdown]
 # ## RL training curves
 
 # %%
@@ -80,11 +71,3 @@ for stage, panels in (("stage1", figures.STAGE1_PANELS), ("stage2", figures.STAG
     for pair, history in tables.histories(Path(rl_dir) / stage).items():
         fig = figures.training_curves(history, panels, f"{stage}: {pair}")
         _ = figures.save_figure(fig, out / "curves" / f"{stage}_{pair}")
-
-# %% [markdown]
-# ## Index
-
-# %%
-_ = (out / "README.md").write_text(catalog.readme(out))
-print("not described:", catalog.undescribed(out) or "none")
-display(Markdown((out / "README.md").read_text()))

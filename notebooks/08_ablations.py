@@ -20,8 +20,8 @@
 #
 # each trained with the main stages' code and one setting changed (resumable), then evaluated
 # paired with the base, `stage1` (stage 1 only) and `policytrim` (stage 1 + 2) from the same
-# states and seeds. Writes `data/metrics/ablations/<model>-<suite>.json`; the `figures` stage
-# turns them into `paper_figures/table_ablation`.
+# states and seeds. Writes `data/metrics/ablations/<model>-<suite>.json` and the table of all
+# pairs, `paper_figures/table_ablation` (CSV with intervals, Markdown, LaTeX).
 
 # %% tags=["parameters"]
 profile = None  # None: the profile chosen in params.yaml
@@ -29,14 +29,15 @@ overrides = []  # in the syntax of --set on ptrim command lines
 data_root = "data"
 metrics_dir = "data/metrics/ablations"
 store_dir = None  # finished evaluation episodes (outside DVC outputs): a killed run resumes
+figures_dir = "paper_figures"
 
 # %%
 import json
 from pathlib import Path
 
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from ptrim import ablations, config, evaluate
+from ptrim import ablations, config, evaluate, tables
 
 cfg = config.load(profile, overrides)
 Path(metrics_dir).mkdir(parents=True, exist_ok=True)
@@ -62,3 +63,11 @@ for pair, report in reports.items():
     print(pair)
     display(summary)
     display(compared)
+
+# %% [markdown]
+# ## The ablation table
+
+# %%
+table = Path(figures_dir) / "table_ablation"
+_ = tables.write_ablation_table(tables.ablation_rows(reports), table)
+display(Markdown(table.with_suffix(".md").read_text()))

@@ -75,8 +75,8 @@ def dvc_vars(families: dict[str, str]) -> dict[str, dict]:
 def stages(cfg) -> list[str]:
     """``envcheck``, the demos of every suite the profile records or measures, ``experts``, the
     per-pair stages of every model × suite the profile trains (:meth:`Config.untrained_reason`),
-    then ``table2`` (ManiSkill and Meta-World, which waits for no LIBERO result), ``ablations``
-    and ``figures``.
+    then ``table2`` (ManiSkill and Meta-World, which waits for no LIBERO result), ``ablations``,
+    ``figures`` and last ``index`` (``paper_figures/README.md``, which reads what they wrote).
     A stage a model skips (``rl.model_stages``) stays listed: it writes the record the next
     stage reads (stage 2 of OpenVLA starts from the base h named by stage 1's skip record)."""
     recorded = set(cfg.suites()) | set(cfg.demos.expert_suites)
@@ -86,7 +86,7 @@ def stages(cfg) -> list[str]:
     ]
     for stage in PAIR_STAGES:
         out += [f"{stage}@{model}-{suite}" for model, suite in pairs]
-    return [*out, "table2", "ablations", "figures"]
+    return [*out, "table2", "ablations", "figures", "index"]
 
 
 def main(argv: list[str] | None = None) -> None:

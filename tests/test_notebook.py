@@ -90,10 +90,15 @@ def test_pipeline_parses_and_wires_every_stage():
     assert {(f"stage2@{p}", f"evaluate@{p}") for p in pairs} <= edges  # the policies compared
     assert {(f"sft@{p}", f"evaluate@{p}") for p in pairs} <= edges
     assert {(f"stage2@{p}", "ablations") for p in pairs} <= edges
-    assert {(f"evaluate@{p}", "figures") for p in pairs} | {("ablations", "figures")} <= edges
+    assert {(f"evaluate@{p}", "figures") for p in pairs} <= edges
+    assert ("ablations", "figures") not in edges  # Table 1 waits for no ablation
     table2 = [f"{m}-{s}" for m in ("pi05", "oft") for s in ("metaworld_mt10", "maniskill")]
-    assert {(f"evaluate@{p}", "table2") for p in table2} | {("table2", "figures")} <= edges
+    assert {(f"evaluate@{p}", "table2") for p in table2} <= edges
     assert ("ablations", "table2") not in edges  # Table 2 waits for no LIBERO ablation
+    # the index of paper_figures/ comes after every stage that writes there
+    writers = {"figures", "table2", "ablations"} | {f"{s}@{p}" for s in ("profile", "evaluate")
+                                                    for p in pairs}  # fmt: skip
+    assert {(w, "index") for w in writers} <= edges
 
 
 def test_stage_params_exist_in_every_profile():

@@ -40,7 +40,7 @@ def test_default_lists_its_pairs_only():
     # OpenVLA runs stage 2 only, but its stage 1 writes the skip record stage 2 starts from
     assert {"stage1@openvla-libero_object", "stage2@openvla-libero_object"} <= set(listed)
     assert listed[:2] == ["envcheck", "demos@libero_object"]
-    assert listed[-3:] == ["table2", "ablations", "figures"]
+    assert listed[-4:] == ["table2", "ablations", "figures", "index"]
     assert len(pipeline.stages(config.load("paper"))) > len(listed)
 
 

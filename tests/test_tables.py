@@ -167,6 +167,19 @@ def test_catalog_indexes_every_file_and_flags_undescribed_ones(tmp_path):
     assert catalog.undescribed(tmp_path) == ["mystery.png"]
 
 
+def test_the_index_stage_writes_the_readme_of_a_folder(tmp_path, capsys):
+    (tmp_path / "curves").mkdir()
+    (tmp_path / "curves/stage2_oft-libero_object.png").write_text("x")
+    (tmp_path / "mystery.csv").write_text("x")
+    catalog.main([str(tmp_path)])
+    text = (tmp_path / "README.md").read_text()
+    assert "| `curves/stage2_oft-libero_object.png` | RL training curves" in text
+    assert "| `mystery.csv` | **not described**" in text
+    assert "mystery.csv" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no folder"):
+        catalog.main([str(tmp_path / "absent")])
+
+
 def test_table2_puts_each_benchmarks_paper_numbers_beside_our_suites(result):
     results = {"pi05-metaworld_mt10": result, "oft-maniskill": result}
     models = tables.table2_models(["gr00t", "pi05", "oft"])
