@@ -21,7 +21,7 @@
 #   ManiSkill3 tasks standing in for the paper's `PutOnPlateInScene25` scenes.
 #
 # Its own stage, so Table 2 is rebuilt as soon as its pairs are evaluated, without waiting for
-# LIBERO's tables and the ablations (the `figures` stage). A pair not yet evaluated is a `—`.
+# LIBERO's tables (the `figures` stage) or the ablations. A pair not yet evaluated is a `—`.
 
 # %% tags=["parameters"]
 profile = None  # None: the profile chosen in params.yaml
