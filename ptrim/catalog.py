@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-from collections.abc import Sequence
 from pathlib import Path
 
 # (glob relative to paper_figures/, what it shows, how it differs from the paper)
@@ -123,9 +122,9 @@ def files(root: str | Path) -> list[str]:
     )
 
 
-def readme(root: str | Path, extra: Sequence[str] = ()) -> str:
-    """The index as Markdown: one table row per file (``extra``: files about to be written)."""
-    names = sorted(set(files(root)) | set(extra) | {"README.md"})
+def readme(root: str | Path) -> str:
+    """The index as Markdown: one table row per file (the README itself included)."""
+    names = sorted(set(files(root)) | {"README.md"})
     lines = [
         "# paper_figures",
         "",
