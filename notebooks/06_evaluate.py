@@ -17,8 +17,11 @@
 # with the same seeds (`evaluate.init_states` per task), each at its own execution length: the
 # behaviour-cloned `base` at the family's base `h`, `stage1` and `policytrim` at the horizon
 # their stage chose (`ptrim/evaluate.py`). Success, steps, `h`, calls, measured latency and
-# episode wall time come with 95 % intervals; the paired comparisons (call speedup, the paper's
-# Spd, step ratio, success difference) resample the same states for both policies.
+# episode wall time come with 95 % intervals. Latency is timed with the policies taking turns
+# on the same observations (`evaluate.latency_rounds`; what the rollouts measured, which drifts
+# with the machine's load, stays beside it as `latency_ms_rollout`), and episode wall time is
+# calls × that latency + steps at the control rate. The paired comparisons (call speedup, the
+# paper's Spd, step ratio, success difference) resample the same states for both policies.
 #
 # Writes `data/metrics/policytrim/<model>-<suite>.json` (top-level `base`, `stage1`,
 # `policytrim`, `compare`) and, in `figures_dir`, `paired_<model>-<suite>` and
@@ -45,7 +48,7 @@ from pathlib import Path
 
 from IPython.display import display
 
-from ptrim import config, evaluate, figures, handover, models, sft
+from ptrim import config, evaluate, figures, handover, latency, metrics, models, sft
 
 cfg = config.load(profile, overrides)
 skipped = sft.skip_reason(cfg, family, suite)
@@ -69,7 +72,13 @@ if not skipped:
 # %%
 if not skipped:
     by_variant = evaluate.paired(variants, cfg, suite, store_root=store_dir)
+    if cfg.evaluate.latency_rounds:  # every policy timed in turn (ptrim/latency.py)
+        seconds = latency.probe_variants(variants, cfg, suite)
+        rollout_ms = {n: metrics.latency_ms(eps) for n, eps in by_variant.items()}
+        by_variant = latency.reprice(by_variant, seconds)
     result = evaluate.paired_report(by_variant, seed=cfg.seed)
+    if cfg.evaluate.latency_rounds:
+        result = latency.annotate(result, seconds, rollout_ms)
     result["facts"] = {
         "family": family,
         "suite": suite,

@@ -336,6 +336,8 @@ class EvaluateConfig:
 
     init_states: Annotated[int, Field(ge=1, le=50)] = 20  # per task: 10 tasks give 200 episodes
     keyframes: Annotated[int, Field(ge=0, le=20)] = 6  # frames per policy in fig3 (0: no figure)
+    # rounds of the interleaved latency probe (ptrim/latency.py; 0: keep the rollouts' timing)
+    latency_rounds: Annotated[int, Field(ge=0, le=1000)] = 10
 
 
 @dataclass(config=_STRICT)
