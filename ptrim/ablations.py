@@ -130,6 +130,54 @@ def describe(name: str) -> str:
     return MAIN_ROWS.get(name, name)
 
 
+def _inputs(root: Path, pair: str) -> dict[str, Path]:
+    """What an ablation of ``pair`` starts from, under ``root`` (the pipeline's layout)."""
+    return {
+        "sft_dir": root / "sft" / pair,
+        "stage1_dir": root / "rl" / "stage1" / pair,
+        "stage1_metrics": root / "metrics" / "stage1" / f"{pair}.json",
+        "profile_metrics": root / "metrics" / "profile" / f"{pair}.json",
+    }
+
+
+def run_dir(data_root: str | Path, name: str, pair: str) -> Path:
+    """Where the ``ablations`` stage trains ablation ``name`` of ``pair``."""
+    return Path(data_root) / "rl" / "ablations" / name / pair
+
+
+def train_into(
+    name: str,
+    profile: str | None,
+    overrides: list[str],
+    model: str,
+    suite: str,
+    *,
+    data_root: str | Path = "data",
+    progress: bool = True,
+):
+    """:func:`train` ablation ``name`` in :func:`run_dir`, logging to its ``live`` folder, as
+    the ``ablations`` stage does: a run started here (``python -m ptrim.ablations``) is one the
+    stage resumes, or finds finished."""
+    from dvclive import Live
+
+    if name not in ABLATIONS:
+        raise ValueError(f"no ablation {name!r}; choose one of {sorted(ABLATIONS)}")
+    pair = f"{model}-{suite}"
+    out_dir = run_dir(data_root, name, pair)
+    with Live(str(out_dir / "live"), dvcyaml=None, save_dvc_exp=False, resume=True) as live:
+        return train(
+            ABLATIONS[name],
+            profile,
+            overrides,
+            model,
+            suite,
+            **_inputs(Path(data_root), pair),
+            out_dir=out_dir,
+            live=live,
+            progress=progress,
+        )
+
+
 def run_pair(
     cfg,
     profile: str | None,
@@ -145,17 +193,10 @@ def run_pair(
     ``<data_root>/rl/ablations/<name>/<model>-<suite>``, then the paired evaluation of the
     base, the main runs and the ablations (:func:`ptrim.evaluate.paired_report`, with each
     row's description under ``facts``)."""
-    from dvclive import Live
-
     from ptrim import evaluate, handover
 
     root, pair = Path(data_root), f"{model}-{suite}"
-    paths = {
-        "sft_dir": root / "sft" / pair,
-        "stage1_dir": root / "rl" / "stage1" / pair,
-        "stage1_metrics": root / "metrics" / "stage1" / f"{pair}.json",
-        "profile_metrics": root / "metrics" / "profile" / f"{pair}.json",
-    }
+    paths = _inputs(root, pair)
     main_runs = handover.main_runs(
         paths["stage1_dir"],
         paths["stage1_metrics"],
@@ -165,19 +206,9 @@ def run_pair(
     variants = handover.evaluation_variants(cfg, model, paths["sft_dir"], main_runs)
     trained = {}
     for name in cfg.ablation.variants:
-        out_dir = root / "rl" / "ablations" / name / pair
-        with Live(str(out_dir / "live"), dvcyaml=None, save_dvc_exp=False, resume=True) as live:
-            variant, result = train(
-                ABLATIONS[name],
-                profile,
-                overrides,
-                model,
-                suite,
-                **paths,
-                out_dir=out_dir,
-                live=live,
-                progress=progress,
-            )
+        variant, result = train_into(
+            name, profile, overrides, model, suite, data_root=root, progress=progress
+        )
         variants.append(variant)
         trained[name] = {k: result[k] for k in ("iteration", "finished", "horizon")}
     by_variant = evaluate.paired(variants, cfg, suite, store_root=store_dir, progress=progress)
@@ -197,3 +228,32 @@ def run_pair(
         "trained": trained,
     }
     return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train one ablation where the ``ablations`` stage will find it, so ablations can run in
+    separate processes (each stage-length) while the stage itself only evaluates."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ptrim.ablations",
+        description="train one ablation into data/rl/ablations/<name>/<model>-<suite>",
+    )
+    parser.add_argument("name", choices=sorted(ABLATIONS))
+    parser.add_argument("pair", help="MODEL-SUITE, e.g. pi05-libero_object")
+    parser.add_argument("--profile", default=None, help="params.yaml profile (default: its own)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    parser.add_argument("--data-root", default="data")
+    args = parser.parse_args(argv)
+    model, sep, suite = args.pair.partition("-")
+    if not sep or not suite:
+        parser.error(f"pair {args.pair!r} is not MODEL-SUITE")
+    _, result = train_into(
+        args.name, args.profile, args.overrides, model, suite, data_root=args.data_root
+    )
+    state = "finished" if result["finished"] else "not finished"
+    print(f"{args.name} {args.pair}: iteration {result['iteration']} ({state})")
+
+
+if __name__ == "__main__":
+    main()

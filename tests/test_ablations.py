@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import ptrim.models
-from ptrim import ablations, config, evaluate, tables, trainer
+from ptrim import ablations, config, evaluate, handover, tables, trainer
 from ptrim.evaluate import Variant
 from tests.fakes import record
 
@@ -98,6 +98,59 @@ def test_frontier_runs_stage1_from_the_reliable_h(stage_runs, tmp_path):
     assert call["cfg"].seed == 3  # the profile's own overrides are kept
     assert (call["start_h"], call["sr_base"]) == (10, 0.9)
     assert variant == Variant("frontier", tmp_path / "out/final", 12)
+
+
+def pipeline_layout(root: Path, stage_runs) -> None:
+    """The fixture's profiling and stage-1 metrics where the pipeline keeps them."""
+    _, paths = stage_runs
+    for key, dest in (("profile_metrics", "profile"), ("stage1_metrics", "stage1")):
+        (root / "metrics" / dest).mkdir(parents=True, exist_ok=True)
+        (root / "metrics" / dest / "pi05-libero_object.json").write_text(paths[key].read_text())
+
+
+def test_the_cli_trains_one_ablation_where_the_stage_resumes_it(stage_runs, tmp_path, capsys):
+    calls, _ = stage_runs
+    root = tmp_path / "data"
+    pipeline_layout(root, stage_runs)
+    ablations.main(
+        ["no_stability", "pi05-libero_object", "--data-root", str(root), "--set", "seed=4"]
+    )
+    [call] = calls
+    out_dir = root / "rl/ablations/no_stability/pi05-libero_object"
+    assert (
+        call["out_dir"] == out_dir == ablations.run_dir(root, "no_stability", "pi05-libero_object")
+    )
+    assert call["policy"] == f"weights:{root / 'rl/stage1/pi05-libero_object/final'}"
+    assert call["horizon"] == 15 and not call["cfg"].rl.stage2.use_stability
+    assert call["cfg"].seed == 4 and call["live"] is not None  # logs to <run>/live like the stage
+    assert "no_stability pi05-libero_object: iteration 20 (finished)" in capsys.readouterr().out
+
+
+def test_the_stage_trains_into_the_same_directories_as_the_cli(stage_runs, tmp_path, monkeypatch):
+    calls, _ = stage_runs
+    root = tmp_path / "data"
+    pipeline_layout(root, stage_runs)
+    seen = []
+    monkeypatch.setattr(evaluate, "paired", lambda variants, *a, **k: seen.extend(variants) or {})
+    monkeypatch.setattr(evaluate, "paired_report", lambda *a, **k: {})
+    monkeypatch.setattr(handover, "main_runs", lambda *a: {})
+    monkeypatch.setattr(handover, "evaluation_variants", lambda *a, **k: [])
+    cfg = config.load("default", ["ablation.variants=[no_stability, stage2_only]"])
+    ablations.run_pair(cfg, "default", [], "pi05", "libero_object", data_root=root, progress=False)
+    assert [c["out_dir"] for c in calls] == [
+        ablations.run_dir(root, n, "pi05-libero_object") for n in ("no_stability", "stage2_only")
+    ]
+    assert [v.name for v in seen] == ["no_stability", "stage2_only"]
+
+
+def test_the_cli_refuses_an_unknown_ablation_or_pair(capsys):
+    with pytest.raises(SystemExit):
+        ablations.main(["no_such", "pi05-libero_object"])
+    with pytest.raises(SystemExit):
+        ablations.main(["frontier", "pi05"])
+    assert "MODEL-SUITE" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no ablation 'x'"):
+        ablations.train_into("x", "default", [], "pi05", "libero_object")
 
 
 def test_ablation_table(tmp_path):
