@@ -48,7 +48,7 @@ from pathlib import Path
 
 from IPython.display import display
 
-from ptrim import config, evaluate, figures, handover, latency, metrics, models, sft
+from ptrim import config, evaluate, figures, handover, latency, models, sft
 
 cfg = config.load(profile, overrides)
 skipped = sft.skip_reason(cfg, family, suite)
@@ -72,13 +72,7 @@ if not skipped:
 # %%
 if not skipped:
     by_variant = evaluate.paired(variants, cfg, suite, store_root=store_dir)
-    if cfg.evaluate.latency_rounds:  # every policy timed in turn (ptrim/latency.py)
-        seconds = latency.probe_variants(variants, cfg, suite)
-        rollout_ms = {n: metrics.latency_ms(eps) for n, eps in by_variant.items()}
-        by_variant = latency.reprice(by_variant, seconds)
-    result = evaluate.paired_report(by_variant, seed=cfg.seed)
-    if cfg.evaluate.latency_rounds:
-        result = latency.annotate(result, seconds, rollout_ms)
+    result = latency.paired_report(by_variant, variants, cfg, suite)  # policies timed in turn
     result["facts"] = {
         "family": family,
         "suite": suite,

@@ -133,3 +133,17 @@ def annotate(result: dict, seconds: Mapping[str, np.ndarray], rollout_ms: Mappin
         result[name]["latency_ms"] = {**estimate(s), "source": "probe"}
         result[name]["latency_ms_rollout"] = {"value": float(rollout_ms[name])}
     return result
+
+
+def paired_report(by_variant, variants, cfg, suite: str) -> dict:
+    """:func:`ptrim.evaluate.paired_report` with latency from :func:`probe_variants` (episode
+    time re-priced, the rollouts' latency kept as ``latency_ms_rollout``); with
+    ``evaluate.latency_rounds`` = 0, the rollouts' own timing."""
+    from ptrim import evaluate, metrics
+
+    if not cfg.evaluate.latency_rounds:
+        return evaluate.paired_report(by_variant, seed=cfg.seed)
+    seconds = probe_variants(variants, cfg, suite)
+    rollout_ms = {n: metrics.latency_ms(eps) for n, eps in by_variant.items()}
+    result = evaluate.paired_report(reprice(by_variant, seconds), seed=cfg.seed)
+    return annotate(result, seconds, rollout_ms)

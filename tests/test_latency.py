@@ -144,3 +144,24 @@ def test_annotate_puts_the_probe_in_latency_ms_and_keeps_the_rollouts_beside_it(
     assert out["pt"]["latency_ms"]["value"] == pytest.approx(29.5)
     assert out["pt"]["latency_ms"]["source"] == "probe"
     assert out["pt"]["latency_ms_rollout"] == {"value": 49.0}
+
+
+def test_paired_report_prices_episodes_with_the_probe_or_keeps_the_rollouts(monkeypatch):
+    from ptrim import config
+
+    by_variant = {
+        "base": [record("t", i, True, 40, calls=calls(8)) for i in range(3)],
+        "pt": [record("t", i, True, 30, calls=calls(3)) for i in range(3)],
+    }
+    probed = {"base": np.array([0.05, 0.05]), "pt": np.array([0.06, 0.06])}
+    monkeypatch.setattr(latency, "probe_variants", lambda variants, cfg, suite: probed)
+    cfg = config.load("default")
+    out = latency.paired_report(by_variant, [], cfg, "libero_object")
+    assert out["pt"]["latency_ms"]["value"] == pytest.approx(60.0)
+    assert out["pt"]["latency_ms_rollout"]["value"] == pytest.approx(500.0 / 4)  # 0.5 s / batch 4
+    assert out["pt"]["e2e_time"]["value"] == pytest.approx(3 * 0.06 + 30 / 20)
+    off = latency.paired_report(
+        by_variant, [], config.load("default", ["evaluate.latency_rounds=0"]), "libero_object"
+    )
+    assert off["pt"]["latency_ms"]["value"] == pytest.approx(500.0 / 4)
+    assert "latency_ms_rollout" not in off["pt"]
